@@ -1,0 +1,1 @@
+"""Virtual discharge-meeting scheduler."""

@@ -1,0 +1,221 @@
+"""Tables and enums. Times are aware UTC everywhere; local time only at the edges."""
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator
+from sqlalchemy import Enum as SAEnum
+from sqlmodel import Field, SQLModel
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC in Python; naive UTC in SQLite, timestamptz in PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware one is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_column(enum_type: type[enum.Enum], **kwargs: Any) -> Column:
+    """Store an enum by its value as a plain string (no native PostgreSQL enum to migrate)."""
+    return Column(SAEnum(enum_type, native_enum=False, length=20, validate_strings=True,
+                         values_callable=lambda e: [m.value for m in e]), **kwargs)
+
+
+class Role(str, enum.Enum):
+    secretary = "secretary"
+    advisor = "advisor"
+    coordinator = "coordinator"
+    admin = "admin"
+
+
+class ParticipantRole(str, enum.Enum):
+    patient = "patient"
+    relative = "relative"
+    staff = "staff"
+    advisor = "advisor"
+
+
+class AnswerStatus(str, enum.Enum):
+    """FHIR ParticipationStatus / iCalendar PARTSTAT."""
+
+    needs_action = "needs-action"
+    accepted = "accepted"
+    declined = "declined"
+    tentative = "tentative"
+
+
+class MeetingStatus(str, enum.Enum):
+    booked = "booked"
+    confirmed = "confirmed"
+    held = "held"
+    no_show = "no_show"
+    cancelled = "cancelled"
+
+
+class VideoStatus(str, enum.Enum):
+    ready = "ready"
+    pending = "pending"  # the provider could not be reached; a retry creates the link
+
+
+class Municipality(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=4)
+    name: str = Field(max_length=100)
+    region_code: str = Field(max_length=10)
+    region_name: str = Field(max_length=100)
+
+
+class Hospital(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    region_code: str | None = Field(default=None, max_length=10)
+
+
+class Ward(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=200)
+    hospital_id: int = Field(foreign_key="hospital.id", index=True)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=200)
+    role: Role = Field(sa_column=enum_column(Role, nullable=False))
+    password_hash: str | None = Field(default=None, max_length=300)
+    municipality_code: str | None = Field(default=None, foreign_key="municipality.code", index=True)
+    language: str = Field(default="da", max_length=5)
+    is_active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class UserWard(SQLModel, table=True):
+    """Which wards a secretary books for."""
+
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    ward_id: int = Field(foreign_key="ward.id", primary_key=True)
+
+
+class WorkingHours(SQLModel, table=True):
+    """An advisor's own working hours; an advisor with none uses the config default."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    weekday: int = Field(ge=0, le=6)  # 0 = Monday
+    start_time: time
+    end_time: time
+
+
+class Absence(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    start_at: datetime = Field(sa_type=UTCDateTime)
+    end_at: datetime = Field(sa_type=UTCDateTime)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Meeting(SQLModel, table=True):
+    __table_args__ = (Index("ix_meeting_advisor_start", "advisor_id", "start_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=100, unique=True)
+    status: MeetingStatus = Field(sa_column=enum_column(MeetingStatus, nullable=False, index=True))
+    sequence: int = Field(default=0)
+    start_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    end_at: datetime = Field(sa_type=UTCDateTime)
+    discharge_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    municipality_code: str = Field(foreign_key="municipality.code", index=True)
+    ward_id: int = Field(foreign_key="ward.id", index=True)
+    advisor_id: int = Field(foreign_key="app_user.id")
+    booked_by_id: int = Field(foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    cancel_reason: str | None = Field(default=None, max_length=500)
+    patient_language: str = Field(default="da", max_length=5)
+
+    video_provider: str = Field(max_length=20)
+    video_status: VideoStatus = Field(sa_column=enum_column(VideoStatus, nullable=False))
+    video_join_url: str | None = Field(default=None, max_length=500)
+    video_external_id: str | None = Field(default=None, max_length=100)
+    video_sip_uri: str | None = Field(default=None, max_length=200)
+    video_host_pin: str | None = Field(default=None, max_length=20)
+    video_guest_pin: str | None = Field(default=None, max_length=20)
+    video_error: str | None = Field(default=None, max_length=500)
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == MeetingStatus.cancelled
+
+
+class Participant(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    role: ParticipantRole = Field(sa_column=enum_column(ParticipantRole, nullable=False))
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254, index=True)
+    phone: str | None = Field(default=None, max_length=40)
+    cpr: str | None = Field(default=None, max_length=10)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    status: AnswerStatus = Field(sa_column=enum_column(AnswerStatus, nullable=False))
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answer_comment: str | None = Field(default=None, max_length=500)
+
+
+class MeetingEvent(SQLModel, table=True):
+    """History of a meeting: who did what, when and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    actor_id: int | None = Field(default=None, foreign_key="app_user.id")
+    action: str = Field(max_length=40)
+    details: str | None = Field(default=None, sa_column=Column(Text))
+
+
+__all__ = [
+    "Absence", "AnswerStatus", "ApiToken", "Hospital", "Meeting", "MeetingEvent", "MeetingStatus",
+    "Municipality", "Participant", "ParticipantRole", "Role", "User", "UserWard", "UTCDateTime",
+    "VideoStatus", "Ward", "WorkingHours", "now_utc",
+]

@@ -1,0 +1,1 @@
+"""The domain: plain functions taking a session and keyword arguments, no Flask."""

@@ -1,0 +1,102 @@
+"""Fixtures: a fresh database per test on SQLite and on PostgreSQL, config, factories."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from scheduler.config import load_config
+from scheduler.db import make_engine, new_session
+from scheduler.services.reference import load_municipalities
+
+from .factories import Factory
+
+PG_ADMIN_URL = os.environ.get("SCHEDULER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}".strip()
+
+
+@pytest.fixture(scope="session")
+def pg_database_url():
+    """A throw-away PostgreSQL database for this test run, schema created once."""
+    problem = _pg_reachable()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(problem + " (CI must run the PostgreSQL tests)")
+        pytest.skip(problem)
+    name = f"scheduler_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    url = f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = make_engine(url)
+    SQLModel.metadata.create_all(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """The database of one test: a new SQLite file, or the emptied PostgreSQL test database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        engine = make_engine(url)
+        SQLModel.metadata.create_all(engine)
+        engine.dispose()
+        return url
+    url = request.getfixturevalue("pg_database_url")
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with new_session(engine) as session:
+        load_municipalities(session)
+        session.commit()
+        yield session
+
+
+@pytest.fixture
+def config(tmp_path, database_url):
+    return load_config(Path(__file__).parent / "missing.toml", environ={}, overrides={
+        "database": {"url": database_url},
+        "calendars": {"dir": str(tmp_path / "calendars")},
+        "app": {"secret_key": "test-secret-key-" + "x" * 32},
+    })
+
+
+@pytest.fixture
+def factory(session):
+    return Factory(session)
+
+
+@pytest.fixture
+def now():
+    """A fixed 'now' that tests pass to services: Monday 23 November 2026, 08:00 UTC."""
+    return datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
