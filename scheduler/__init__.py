@@ -1,1 +1,78 @@
-"""Virtual discharge-meeting scheduler."""
+"""Virtual discharge-meeting scheduler: the application factory."""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from flask import Flask
+from sqlalchemy.engine import Engine
+
+from .config import PROJECT_ROOT, Config, load_config
+from .db import make_engine
+from .models import now_utc
+from .services.invites import CalendarStore
+from .services.rules import BookingRules
+from .video import VideoProvider, load_provider
+
+
+@dataclass
+class AppServices:
+    """Everything the views, jobs and CLI share, built once per app."""
+
+    config: Config
+    engine: Engine
+    rules: BookingRules
+    video: VideoProvider
+    calendars: CalendarStore
+    clock: Callable[[], datetime] = now_utc
+
+
+def _calendars_dir(config: Config) -> Path:
+    path = Path(config.calendars.dir)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _secret_key(config: Config) -> str:
+    if config.app.secret_key:
+        return config.app.secret_key
+    # Development only (production refuses to start without one): a key kept in instance/.
+    key_file = PROJECT_ROOT / "instance" / "dev-secret-key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(48))
+    return key_file.read_text().strip()
+
+
+def create_app(config: Config | None = None, *, video: VideoProvider | None = None,
+               clock: Callable[[], datetime] | None = None) -> Flask:
+    config = config or load_config()
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"))
+    app.config.update(
+        SECRET_KEY=_secret_key(config),
+        MAX_CONTENT_LENGTH=256 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.app.base_url.startswith("https://"),
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE=config.app.language,
+        BABEL_DEFAULT_TIMEZONE=config.app.timezone,
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+    )
+    app.extensions["scheduler"] = AppServices(
+        config=config, engine=make_engine(config.database.url), rules=BookingRules.from_config(config),
+        video=video or load_provider(config), calendars=CalendarStore(_calendars_dir(config)),
+        clock=clock or now_utc)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from .web import setup_web
+
+    setup_web(app)
+    from .cli import register_commands
+
+    register_commands(app)
+    return app

@@ -48,3 +48,23 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def new_session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
+
+
+def on_commit(session: Session, callback) -> None:  # type: ignore[no-untyped-def]
+    """Run `callback()` after the session's transaction commits; dropped on rollback.
+
+    Used for side effects outside the database (writing invite files) so a rolled-back
+    change never leaves a file behind.
+    """
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session):  # type: ignore[no-untyped-def]
+    for callback in session.info.pop("after_commit", []):
+        callback()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session, _previous_transaction):  # type: ignore[no-untyped-def]
+    session.info.pop("after_commit", None)

@@ -5,10 +5,19 @@ they are translated at the edge (web page or API response), so services stay fre
 """
 from __future__ import annotations
 
+from typing import Callable
+
 
 def N_(message: str) -> str:
     """Mark a message id for extraction without translating it here."""
     return message
+
+
+def _format(message: str, params: dict[str, object]) -> str:
+    try:
+        return message % params if params else message
+    except (KeyError, TypeError, ValueError):
+        return message
 
 
 class DomainError(Exception):
@@ -16,12 +25,17 @@ class DomainError(Exception):
 
     def __init__(self, message: str, *, field: str | None = None,
                  fields: dict[str, str] | None = None, **params: object):
-        super().__init__(message % params if params else message)
+        super().__init__(_format(message, params))
         self.message = message
         self.params = params
-        self.fields = dict(fields or {})
+        self.fields = dict(fields or {})  # field -> message id
         if field:
-            self.fields.setdefault(field, message % params if params else message)
+            self.fields.setdefault(field, message)
+
+    def translated(self, gettext: Callable[[str], str]) -> tuple[str, dict[str, str]]:
+        """(message, {field: message}) in the reader's language."""
+        return (_format(gettext(self.message), self.params),
+                {name: _format(gettext(msg), self.params) for name, msg in self.fields.items()})
 
 
 class InvalidInput(DomainError):

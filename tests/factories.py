@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import itertools
-from datetime import time
+from datetime import datetime, time, timedelta
 
 from sqlmodel import Session
 
-from scheduler.models import Hospital, Role, User, UserWard, Ward, WorkingHours
+from scheduler.models import (AnswerStatus, Hospital, Meeting, MeetingStatus, Participant, ParticipantRole, Role,
+                              User, UserWard, VideoStatus, Ward, WorkingHours)
 
 _counter = itertools.count(1)
 
@@ -50,3 +51,22 @@ class Factory:
 
     def secretary(self, ward: Ward | None = None) -> User:
         return self.user(role=Role.secretary, ward=ward or self.ward())
+
+    def meeting(self, advisor: User, start_at: datetime, *, minutes: int = 45,
+                status: MeetingStatus = MeetingStatus.booked, ward: Ward | None = None,
+                staff_emails: tuple[str, ...] = ()) -> Meeting:
+        """A meeting of `advisor` booked by a secretary of `ward`, with staff participants by e-mail."""
+        n = next(_counter)
+        ward = ward or self.ward()
+        meeting = Meeting(uid=f"test-{n}@discharge-scheduler", status=status, start_at=start_at,
+                          end_at=start_at + timedelta(minutes=minutes),
+                          municipality_code=advisor.municipality_code, ward_id=ward.id, advisor_id=advisor.id,
+                          booked_by_id=self.secretary(ward).id, video_provider="jitsi",
+                          video_status=VideoStatus.ready)
+        self.session.add(meeting)
+        self.session.flush()
+        for email in staff_emails:
+            self.session.add(Participant(meeting_id=meeting.id, role=ParticipantRole.staff, name=email,
+                                         email=email, status=AnswerStatus.accepted))
+        self.session.flush()
+        return meeting

@@ -1,0 +1,154 @@
+"""Input and output shapes shared by the web forms and the JSON API."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import N_, InvalidInput
+
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean_text(value: str) -> str:
+    value = value.strip()
+    if _CONTROL.search(value):
+        raise ValueError(N_("Må ikke indeholde linjeskift eller kontroltegn"))
+    return value
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if not EMAIL_RE.match(value):
+        raise ValueError(N_("Ugyldig e-mailadresse"))
+    return value
+
+
+def _phone(value: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"\+?[0-9 ()-]{6,20}", value):
+        raise ValueError(N_("Ugyldigt telefonnummer"))
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+Phone = Annotated[str, Field(max_length=40), AfterValidator(_phone)]
+Reason = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
+Language = Literal["da", "en", "nb"]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatientIn(Input):
+    name: Name
+    cpr: str | None = Field(default=None, max_length=11)
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class RelativeIn(Input):
+    name: Name
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class StaffIn(Input):
+    name: Name
+    email: Email
+
+
+class MeetingCreate(Input):
+    ward: str = Field(min_length=1, max_length=40)
+    municipality: str = Field(pattern=r"^\d{4}$")
+    start: datetime
+    duration_minutes: int | None = Field(default=None, ge=10, le=240)
+    advisor_id: int | None = Field(default=None, ge=1)
+    discharge_at: datetime | None = None
+    patient: PatientIn
+    relatives: list[RelativeIn] = Field(default_factory=list, max_length=10)
+    staff: list[StaffIn] = Field(min_length=1, max_length=10)
+    language: Language = "da"
+
+
+class MeetingReschedule(Input):
+    start: datetime | None = None
+    duration_minutes: int | None = Field(default=None, ge=10, le=240)
+    advisor_id: int | None = Field(default=None, ge=1)
+    reason: Reason | None = None
+
+
+class MeetingCancel(Input):
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_clean_text)]
+
+
+class SlotQuery(Input):
+    municipality: str = Field(pattern=r"^\d{4}$")
+    from_: date = Field(alias="from")
+    to: date
+    duration: int | None = Field(default=None, ge=10, le=240)
+    advisor_id: int | None = Field(default=None, ge=1)
+    discharge_at: datetime | None = None
+
+
+# Messages for pydantic's own error types, as Danish gettext msgids.
+_MESSAGES = {
+    "missing": N_("Skal udfyldes"),
+    "string_too_short": N_("Skal udfyldes"),
+    "too_short": N_("Mindst %(min_length)s skal angives"),
+    "too_long": N_("Højst %(max_length)s må angives"),
+    "string_too_long": N_("Må højst være %(max_length)s tegn"),
+    "string_pattern_mismatch": N_("Har ikke det rigtige format"),
+    "greater_than_equal": N_("Skal være mindst %(ge)s"),
+    "less_than_equal": N_("Må højst være %(le)s"),
+    "int_parsing": N_("Skal være et helt tal"),
+    "int_type": N_("Skal være et helt tal"),
+    "datetime_parsing": N_("Ugyldigt tidspunkt; brug formatet 2026-12-01T10:00:00+01:00"),
+    "datetime_from_date_parsing": N_("Ugyldigt tidspunkt; brug formatet 2026-12-01T10:00:00+01:00"),
+    "datetime_type": N_("Ugyldigt tidspunkt; brug formatet 2026-12-01T10:00:00+01:00"),
+    "date_parsing": N_("Ugyldig dato; brug formatet 2026-12-01"),
+    "date_from_datetime_parsing": N_("Ugyldig dato; brug formatet 2026-12-01"),
+    "date_type": N_("Ugyldig dato; brug formatet 2026-12-01"),
+    "extra_forbidden": N_("Ukendt felt"),
+    "literal_error": N_("Ugyldig værdi"),
+    "string_type": N_("Skal være tekst"),
+    "list_type": N_("Skal være en liste"),
+    "model_type": N_("Skal være et objekt"),
+    "model_attributes_type": N_("Skal være et objekt"),
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def error_fields(exc: ValidationError) -> dict[str, str]:
+    """Pydantic errors -> {"patient.cpr": "message"}, first error per field."""
+    fields: dict[str, str] = {}
+    for error in exc.errors():
+        path = ".".join(str(p) for p in error["loc"]) or "body"
+        path = path.replace("from_", "from")
+        if error["type"] == "value_error":
+            message = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+        else:
+            template = _MESSAGES.get(error["type"], N_("Ugyldig værdi"))
+            ctx = error.get("ctx", {})
+            try:
+                message = template % ctx if "%(" in template else template
+            except (KeyError, TypeError):
+                message = template
+        fields.setdefault(path, message)
+    return fields
+
+
+def parse_input(model: type[M], data: Any) -> M:
+    """Validate `data` into `model` or raise InvalidInput naming every bad field."""
+    if not isinstance(data, dict):
+        raise InvalidInput(N_("Forventede et JSON-objekt"), field="body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(N_("Ugyldige oplysninger"), fields=error_fields(exc)) from None

@@ -1,0 +1,39 @@
+"""Per-request access to the app's services and the request's database session."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, g
+from sqlmodel import Session
+
+from .. import AppServices
+from ..db import new_session
+from ..services.context import BookingContext
+
+
+def services() -> AppServices:
+    return current_app.extensions["scheduler"]
+
+
+def db() -> Session:
+    """The request's session; the view commits, teardown closes (rolling back what was not)."""
+    if "db_session" not in g:
+        g.db_session = new_session(services().engine)
+    return g.db_session
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def now() -> datetime:
+    return services().clock()
+
+
+def booking_context() -> BookingContext:
+    s = services()
+    return BookingContext(rules=s.rules, video=s.video, calendars=s.calendars,
+                          organizer_name=s.config.app.organizer_name,
+                          organizer_email=s.config.app.organizer_email, now=now())

@@ -1,0 +1,71 @@
+"""Jinja filters: local times in the reader's language, masked CPR, QR codes."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import segno
+from flask import Flask
+from flask_babel import format_datetime, gettext
+from markupsafe import Markup
+
+from ..errors import N_
+from ..models import AnswerStatus, MeetingStatus, ParticipantRole
+from ..services.cpr import mask_cpr
+from .context import services
+
+
+def local(value: datetime | None, fmt: str = "full") -> str:
+    """Aware UTC -> the configured zone, formatted for the reader's locale."""
+    if value is None:
+        return ""
+    patterns = {
+        "full": "EEEE d. MMMM y 'kl.' HH.mm",
+        "date": "EEEE d. MMMM y",
+        "short": "EEE d/M 'kl.' HH.mm",
+        "time": "HH.mm",
+        "input_date": "yyyy-MM-dd",
+        "input_time": "HH:mm",
+    }
+    # flask-babel converts to BABEL_DEFAULT_TIMEZONE itself
+    return format_datetime(value, patterns.get(fmt, fmt))
+
+
+def qr_svg(data: str) -> Markup:
+    """An inline SVG QR code (no external service, no script)."""
+    svg = segno.make(data, error="m").svg_inline(scale=4, border=2, title="QR")
+    return Markup(svg)
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["local"] = local
+    app.jinja_env.filters["mask_cpr"] = mask_cpr
+    app.jinja_env.filters["qr_svg"] = qr_svg
+    app.jinja_env.globals["app_config"] = lambda: services().config
+    register_labels(app)
+
+
+STATUS_LABELS = {
+    MeetingStatus.booked: N_("Booket"), MeetingStatus.confirmed: N_("Bekræftet"), MeetingStatus.held: N_("Afholdt"),
+    MeetingStatus.no_show: N_("Udeblevet"), MeetingStatus.cancelled: N_("Aflyst"),
+}
+ANSWER_LABELS = {
+    AnswerStatus.needs_action: N_("Afventer svar"), AnswerStatus.accepted: N_("Accepteret"),
+    AnswerStatus.declined: N_("Afvist"), AnswerStatus.tentative: N_("Måske"),
+}
+ROLE_LABELS = {
+    ParticipantRole.patient: N_("Patient"), ParticipantRole.relative: N_("Pårørende"),
+    ParticipantRole.staff: N_("Hospitalet"), ParticipantRole.advisor: N_("Sundhedsrådgiver"),
+}
+EVENT_LABELS = {
+    "booked": N_("Booket"), "rescheduled": N_("Flyttet"), "cancelled": N_("Aflyst"),
+    "video_link_created": N_("Videolink oprettet"),
+}
+
+
+def register_labels(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        status_label=lambda s: gettext(STATUS_LABELS[s]),
+        answer_label=lambda s: gettext(ANSWER_LABELS[s]),
+        role_label=lambda r: gettext(ROLE_LABELS[r]),
+        event_label=lambda a: gettext(EVENT_LABELS.get(a, a)),
+    )
