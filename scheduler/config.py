@@ -133,12 +133,6 @@ def _working_hours(value: Any) -> dict[str, list[tuple[time, time]]]:
     return {day: parse_hours(value.get(day, "")) for day in WEEKDAYS}
 
 
-def _offsets(value: Any) -> list[int]:
-    if not isinstance(value, list):
-        raise ValueError("must be a list of minutes")
-    return [_int_range(1, 60 * 24 * 14)(item) for item in value]
-
-
 @dataclass(frozen=True)
 class Option:
     default: Any
@@ -206,11 +200,6 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "user": Option("", _str, "SMTP user name (empty: no login).", env="SCHEDULER_SMTP_USER"),
         "password": Option("", _str, "SMTP password (set SCHEDULER_SMTP_PASSWORD).",
                            env="SCHEDULER_SMTP_PASSWORD", secret=True),
-    },
-    "jobs": {
-        "run_in_web": Option(True, _bool, "Single-machine mode: `run` also runs the scheduled jobs.",
-                             env="SCHEDULER_JOBS_IN_WEB"),
-        "reminder_offsets_minutes": Option([1440, 60], _offsets, "Reminders this long before a meeting."),
     },
 }
 

@@ -100,3 +100,22 @@ def factory(session):
 def now():
     """A fixed 'now' that tests pass to services: Monday 23 November 2026, 08:00 UTC."""
     return datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def calendars(tmp_path):
+    from scheduler.services.invites import CalendarStore
+
+    return CalendarStore(tmp_path / "calendars")
+
+
+@pytest.fixture
+def ctx(config, calendars, now):
+    """A BookingContext with the real Jitsi provider (no network needed) and frozen time."""
+    from scheduler.services.context import BookingContext
+    from scheduler.services.rules import BookingRules
+    from scheduler.video.jitsi import JitsiProvider
+
+    return BookingContext(rules=BookingRules.from_config(config), video=JitsiProvider("https://meet.example.org"),
+                          calendars=calendars, organizer_name="Udskrivningssamtaler",
+                          organizer_email="noreply@example.org", now=now)

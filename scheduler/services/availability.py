@@ -263,7 +263,7 @@ def _local_boundary(day: date, clock: time, zone: ZoneInfo, *, earliest: bool) -
     instants = _local_instants(day, clock, zone)
     if instants:
         return instants[0] if earliest else instants[-1]
-    return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+    return _gap_end(datetime.combine(day, clock), zone)
 
 
 def _gap_end(wall: datetime, zone: ZoneInfo) -> datetime:

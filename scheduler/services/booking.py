@@ -70,7 +70,7 @@ def _ward_for_booking(session: Session, *, code: str, user: User) -> Ward:
 def _record(session: Session, meeting: Meeting, *, action: str, actor: User | None, now: datetime,
             **details: Any) -> None:
     session.add(MeetingEvent(meeting_id=meeting.id, at=now, actor_id=actor.id if actor else None,
-                             action=action, details=json.dumps(details, default=str) if details else None))
+                             action=action, details=json.dumps(details, default=str, ensure_ascii=False) if details else None))
 
 
 def _advisor(session: Session, *, advisor_id: int, municipality_code: str) -> User:
