@@ -119,3 +119,49 @@ def ctx(config, calendars, now):
     return BookingContext(rules=BookingRules.from_config(config), video=JitsiProvider("https://meet.example.org"),
                           calendars=calendars, organizer_name="Udskrivningssamtaler",
                           organizer_email="noreply@example.org", now=now)
+
+
+@pytest.fixture
+def app(config, session, now):
+    """The Flask app on this test's database, with Jitsi links and 'now' frozen."""
+    from scheduler import create_app
+    from scheduler.video.jitsi import JitsiProvider
+
+    app = create_app(config, video=JitsiProvider("https://meet.example.org"), clock=lambda: now)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    yield app
+    app.extensions["scheduler"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def login(client):
+    """Log a user in through the real login form."""
+    from werkzeug.security import generate_password_hash
+
+    def do_login(user, session, password="correct horse"):
+        user.password_hash = generate_password_hash(password, method="pbkdf2:sha256:1000")
+        session.add(user)
+        session.commit()
+        response = client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code == 302, response.text
+        return client
+
+    return do_login
+
+
+@pytest.fixture
+def api_token(session, now):
+    """Issue a bearer token for a user, as `create-user --api-token` does."""
+    from scheduler.services.users import issue_api_token
+
+    def issue(user):
+        token = issue_api_token(session, user=user, now=now)
+        session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return issue

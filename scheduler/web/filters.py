@@ -5,7 +5,7 @@ from datetime import datetime
 
 import segno
 from flask import Flask
-from flask_babel import format_datetime, gettext
+from flask_babel import format_datetime, get_locale, gettext
 from markupsafe import Markup
 
 from ..errors import N_
@@ -41,6 +41,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["mask_cpr"] = mask_cpr
     app.jinja_env.filters["qr_svg"] = qr_svg
     app.jinja_env.globals["app_config"] = lambda: services().config
+    app.jinja_env.globals["get_locale"] = get_locale
     register_labels(app)
 
 
