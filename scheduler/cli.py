@@ -5,6 +5,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
+from .config import ConfigError
 from .db import new_session
 from .errors import DomainError
 from .models import Role
@@ -119,4 +120,8 @@ cli.add_command(routes_command)
 
 
 def main() -> None:
-    cli(prog_name="discharge-scheduler")
+    try:
+        cli(prog_name="discharge-scheduler")
+    except ConfigError as exc:
+        click.echo(f"Configuration error: {exc}", err=True)
+        raise SystemExit(2) from None

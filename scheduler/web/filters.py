@@ -14,19 +14,22 @@ from ..services.cpr import mask_cpr
 from .context import services
 
 
+# Per-language patterns: Danish "tirsdag den 1. december 2026 kl. 10.00".
+PATTERNS = {
+    "da": {"full": "EEEE 'den' d. MMMM y 'kl.' HH.mm", "date": "EEEE 'den' d. MMMM y",
+           "short": "EEE d/M 'kl.' HH.mm", "time": "HH.mm"},
+    "nb": {"full": "EEEE d. MMMM y 'kl.' HH.mm", "date": "EEEE d. MMMM y",
+           "short": "EEE d.M. 'kl.' HH.mm", "time": "HH.mm"},
+    "en": {"full": "EEEE d MMMM y 'at' HH:mm", "date": "EEEE d MMMM y",
+           "short": "EEE d/M HH:mm", "time": "HH:mm"},
+}
+
+
 def local(value: datetime | None, fmt: str = "full") -> str:
-    """Aware UTC -> the configured zone, formatted for the reader's locale."""
+    """Aware UTC -> the configured zone (flask-babel converts), formatted for the reader's locale."""
     if value is None:
         return ""
-    patterns = {
-        "full": "EEEE d. MMMM y 'kl.' HH.mm",
-        "date": "EEEE d. MMMM y",
-        "short": "EEE d/M 'kl.' HH.mm",
-        "time": "HH.mm",
-        "input_date": "yyyy-MM-dd",
-        "input_time": "HH:mm",
-    }
-    # flask-babel converts to BABEL_DEFAULT_TIMEZONE itself
+    patterns = PATTERNS.get(str(get_locale() or "da"), PATTERNS["da"])
     return format_datetime(value, patterns.get(fmt, fmt))
 
 
