@@ -15,6 +15,10 @@ from .config import PROJECT_ROOT, Config, load_config
 from .db import make_engine
 from .models import now_utc
 from .services.invites import CalendarStore
+from .services.links import AnswerLinks
+from .services.mail import SmtpSettings
+from .services.mail_render import MailRenderer
+from .services.notifications import Mailer
 from .services.rules import BookingRules
 from .video import VideoProvider, load_provider
 
@@ -28,6 +32,8 @@ class AppServices:
     rules: BookingRules
     video: VideoProvider
     calendars: CalendarStore
+    mailer: Mailer
+    smtp: SmtpSettings
     clock: Callable[[], datetime] = now_utc
 
 
@@ -45,6 +51,14 @@ def _secret_key(config: Config) -> str:
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_urlsafe(48))
     return key_file.read_text().strip()
+
+
+def make_mailer(config: Config, *, secret_key: str) -> Mailer:
+    renderer = MailRenderer(templates_dir=PROJECT_ROOT / "templates",
+                            translations_dir=Path(__file__).parent / "translations", zone=config.zone)
+    links = AnswerLinks(secret_key=secret_key, base_url=config.app.base_url,
+                        max_age_days=config.links.answer_link_days)
+    return Mailer(renderer=renderer, links=links, default_language=config.app.language)
 
 
 def create_app(config: Config | None = None, *, video: VideoProvider | None = None,
@@ -66,6 +80,7 @@ def create_app(config: Config | None = None, *, video: VideoProvider | None = No
     app.extensions["scheduler"] = AppServices(
         config=config, engine=make_engine(config.database.url), rules=BookingRules.from_config(config),
         video=video or load_provider(config), calendars=CalendarStore(_calendars_dir(config)),
+        mailer=make_mailer(config, secret_key=app.config["SECRET_KEY"]), smtp=SmtpSettings.from_config(config),
         clock=clock or now_utc)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -95,6 +95,12 @@ def _language(value: Any) -> str:
     return _choice("da", "en", "nb")(value)
 
 
+def _offsets(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        raise ValueError("must be a list of minutes")
+    return sorted({_int_range(1, 60 * 24 * 14)(item) for item in value}, reverse=True)
+
+
 def _hhmm(value: Any) -> time:
     value = _str(value)
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
@@ -200,6 +206,23 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "user": Option("", _str, "SMTP user name (empty: no login).", env="SCHEDULER_SMTP_USER"),
         "password": Option("", _str, "SMTP password (set SCHEDULER_SMTP_PASSWORD).",
                            env="SCHEDULER_SMTP_PASSWORD", secret=True),
+    },
+    "jobs": {
+        "run_in_web": Option(True, _bool, "Single-machine mode: `run` also runs the scheduled jobs in-process.",
+                             env="SCHEDULER_JOBS_IN_WEB"),
+        "outbox_interval_seconds": Option(30, _int_range(1, 3600), "How often the outbox is drained."),
+        "outbox_max_attempts": Option(12, _int_range(1, 100), "Give up on a message after this many tries."),
+        "reminder_offsets_minutes": Option([1440, 60], _offsets, "Reminders this long before a meeting."),
+        "escalate_after_minutes": Option(1440, _int_range(10, 60 * 24 * 14),
+                                         "Tell the booking secretary when the advisor has not answered by then."),
+        "escalate_before_meeting_minutes": Option(1440, _int_range(0, 60 * 24 * 14),
+                                                  "...or sooner: when the meeting is this close."),
+        "busy_feed_interval_minutes": Option(15, _int_range(1, 1440), "How often advisors' busy feeds are read."),
+        "busy_feed_timeout_seconds": Option(10, _int_range(1, 120), "Give up on a busy feed after this long."),
+        "busy_feed_max_bytes": Option(5_000_000, _int_range(10_000, 100_000_000), "Largest busy feed accepted."),
+    },
+    "links": {
+        "answer_link_days": Option(60, _int_range(1, 365), "How long a participant's answer link works."),
     },
 }
 

@@ -173,6 +173,7 @@ class Meeting(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
     cancel_reason: str | None = Field(default=None, max_length=500)
+    needs_rebooking: bool = Field(default=False)  # the advisor declined: new advisor or time needed
     patient_language: str = Field(default="da", max_length=5)
 
     video_provider: str = Field(max_length=20)
@@ -215,7 +216,68 @@ class MeetingEvent(SQLModel, table=True):
 
 
 __all__ = [
-    "Absence", "AnswerStatus", "ApiToken", "Hospital", "Meeting", "MeetingEvent", "MeetingStatus",
+    "Absence", "AnswerStatus", "ApiToken", "BusyFeed", "BusyInterval", "CalendarFeed", "JobMark",
+    "OutboxMessage", "Hospital", "Meeting", "MeetingEvent", "MeetingStatus",
     "Municipality", "Participant", "ParticipantRole", "Role", "User", "UserWard", "UTCDateTime",
     "VideoStatus", "Ward", "WorkingHours", "now_utc",
 ]
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An e-mail to send, written in the same transaction as the change that caused it."""
+
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    kind: str = Field(max_length=30)  # invite, cancel, reminder, escalation, declined, ...
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
+    participant_id: int | None = Field(default=None)  # no FK: a removed participant still gets her CANCEL
+    recipient: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    message: str = Field(sa_column=Column(Text, nullable=False))  # the whole RFC 5322 message
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class JobMark(SQLModel, table=True):
+    """A scheduled action done once (e.g. 'reminder:12:34:1440:2'); the primary key makes it once."""
+
+    key: str = Field(primary_key=True, max_length=120)
+    done_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A user's secret, revocable calendar-feed URL; only the token's hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BusyFeed(SQLModel, table=True):
+    """An advisor's own busy calendar (ICS URL) and the state of its last fetch."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", unique=True)
+    url: str = Field(max_length=1000)
+    fetched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ok_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error: str | None = Field(default=None, max_length=500)
+    etag: str | None = Field(default=None, max_length=200)
+
+
+class BusyInterval(SQLModel, table=True):
+    """A busy period from an advisor's busy feed: the last good copy, used by slot search."""
+
+    __table_args__ = (Index("ix_busyinterval_user_start", "user_id", "start_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id")
+    start_at: datetime = Field(sa_type=UTCDateTime)
+    end_at: datetime = Field(sa_type=UTCDateTime)

@@ -11,6 +11,9 @@ from .errors import N_, InvalidInput
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_ID = 2**31 - 1  # PostgreSQL integer: a larger id would fail in the database, not as bad input
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+D = TypeVar("D", date, datetime)
 
 
 def _clean_text(value: str) -> str:
@@ -21,7 +24,7 @@ def _clean_text(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    value = value.strip().lower()
+    value = _clean_text(value).lower()
     if not EMAIL_RE.match(value):
         raise ValueError(N_("Ugyldig e-mailadresse"))
     return value
@@ -34,11 +37,22 @@ def _phone(value: str) -> str:
     return value
 
 
+def within_years(value: D) -> D:
+    """Reject far-off years, which would overflow when moved between time zones."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(N_("Året skal ligge mellem 2000 og 2999"))
+    return value
+
+
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Phone = Annotated[str, Field(max_length=40), AfterValidator(_phone)]
 Reason = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
 Language = Literal["da", "en", "nb"]
+Code = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_clean_text)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+When = Annotated[datetime, AfterValidator(within_years)]
+Day = Annotated[date, AfterValidator(within_years)]
 
 
 class Input(BaseModel):
@@ -64,12 +78,12 @@ class StaffIn(Input):
 
 
 class MeetingCreate(Input):
-    ward: str = Field(min_length=1, max_length=40)
+    ward: Code
     municipality: str = Field(pattern=r"^\d{4}$")
-    start: datetime
+    start: When
     duration_minutes: int | None = Field(default=None, ge=10, le=240)
-    advisor_id: int | None = Field(default=None, ge=1)
-    discharge_at: datetime | None = None
+    advisor_id: Id | None = None
+    discharge_at: When | None = None
     patient: PatientIn
     relatives: list[RelativeIn] = Field(default_factory=list, max_length=10)
     staff: list[StaffIn] = Field(min_length=1, max_length=10)
@@ -77,9 +91,9 @@ class MeetingCreate(Input):
 
 
 class MeetingReschedule(Input):
-    start: datetime | None = None
+    start: When | None = None
     duration_minutes: int | None = Field(default=None, ge=10, le=240)
-    advisor_id: int | None = Field(default=None, ge=1)
+    advisor_id: Id | None = None
     reason: Reason | None = None
 
 
@@ -89,11 +103,11 @@ class MeetingCancel(Input):
 
 class SlotQuery(Input):
     municipality: str = Field(pattern=r"^\d{4}$")
-    from_: date = Field(alias="from")
-    to: date
+    from_: Day = Field(alias="from")
+    to: Day
     duration: int | None = Field(default=None, ge=10, le=240)
-    advisor_id: int | None = Field(default=None, ge=1)
-    discharge_at: datetime | None = None
+    advisor_id: Id | None = None
+    discharge_at: When | None = None
 
 
 # Messages for pydantic's own error types, as Danish gettext msgids.

@@ -112,13 +112,15 @@ def calendars(tmp_path):
 @pytest.fixture
 def ctx(config, calendars, now):
     """A BookingContext with the real Jitsi provider (no network needed) and frozen time."""
+    from scheduler import make_mailer
     from scheduler.services.context import BookingContext
     from scheduler.services.rules import BookingRules
     from scheduler.video.jitsi import JitsiProvider
 
     return BookingContext(rules=BookingRules.from_config(config), video=JitsiProvider("https://meet.example.org"),
                           calendars=calendars, organizer_name="Udskrivningssamtaler",
-                          organizer_email="noreply@example.org", now=now)
+                          organizer_email="noreply@example.org", now=now,
+                          mailer=make_mailer(config, secret_key=config.app.secret_key))
 
 
 @pytest.fixture

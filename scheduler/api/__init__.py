@@ -10,7 +10,8 @@ from sqlmodel import select
 
 from ..errors import N_, Conflict, Forbidden, InvalidInput
 from ..models import Meeting, MeetingStatus, Municipality, Role, Ward
-from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, parse_input
+from ..schemas import (MAX_ID, MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, parse_input,
+                       within_years)
 from ..services import booking
 from ..services.access import meeting_for, visible_meetings
 from ..services.timeutil import day_start_utc
@@ -22,6 +23,8 @@ from .serialize import meeting_json, slot_json
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
 BOOKING_ROLES = (Role.secretary, Role.admin)
+# An id beyond the database's integer is simply not found (instead of failing in the database).
+MEETING = f"/meetings/<int(max={MAX_ID}):meeting_id>"
 
 
 @api.before_request
@@ -111,7 +114,7 @@ def _date_arg(name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        return within_years(date.fromisoformat(value))
     except ValueError:
         raise InvalidInput(N_("Ugyldig dato; brug formatet 2026-12-01"), field=name) from None
 
@@ -139,12 +142,12 @@ def list_meetings():  # type: ignore[no-untyped-def]
                              for m in meetings])
 
 
-@api.get("/meetings/<int:meeting_id>")
+@api.get(MEETING)
 def get_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
     return _meeting_response(meeting_for(db(), user=g.api_user, meeting_id=meeting_id))
 
 
-@api.patch("/meetings/<int:meeting_id>")
+@api.patch(MEETING)
 def reschedule_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
     meeting = meeting_for(db(), user=g.api_user, meeting_id=meeting_id)
     _require_booking_role()
@@ -154,7 +157,7 @@ def reschedule_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
     return _meeting_response(meeting)
 
 
-@api.post("/meetings/<int:meeting_id>/cancel")
+@api.post(f"{MEETING}/cancel")
 def cancel_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
     meeting = meeting_for(db(), user=g.api_user, meeting_id=meeting_id)
     _require_booking_role()
@@ -164,7 +167,7 @@ def cancel_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
     return _meeting_response(meeting)
 
 
-@api.get("/meetings/<int:meeting_id>/invite.ics")
+@api.get(f"{MEETING}/invite.ics")
 def meeting_invite(meeting_id: int):  # type: ignore[no-untyped-def]
     meeting = meeting_for(db(), user=g.api_user, meeting_id=meeting_id)
     data = services().calendars.read(meeting.uid)

@@ -20,6 +20,7 @@ from .context import BookingContext
 from .cpr import normalize_cpr
 from .invites import build_invite, invite_bytes
 from .locking import lock_schedule
+from .notifications import queue_invites
 from .timeutil import to_utc
 
 log = logging.getLogger(__name__)
@@ -166,17 +167,20 @@ def _sync_video(ctx: BookingContext, meeting: Meeting) -> bool:
     return old is None or old.join_url != room.join_url
 
 
-def publish_invite(session: Session, *, ctx: BookingContext, meeting: Meeting) -> bool:
-    """Write the meeting's current invite (REQUEST or CANCEL) once the transaction commits.
+def publish_invite(session: Session, *, ctx: BookingContext, meeting: Meeting, first: bool = False,
+                   removed: list[Participant] = ()) -> bool:
+    """Write the current invite (REQUEST or CANCEL) once the transaction commits, and queue its e-mails.
 
     No invite exists without a video link; returns whether one was published.
     """
     if meeting.video_status != VideoStatus.ready or not meeting.video_join_url:
         return False
-    data = invite_bytes(build_invite(meeting=meeting, participants=participants_of(session, meeting),
+    participants = participants_of(session, meeting)
+    data = invite_bytes(build_invite(meeting=meeting, participants=participants,
                                      organizer_name=ctx.organizer_name, organizer_email=ctx.organizer_email,
                                      zone=ctx.rules.zone, dtstamp=ctx.now))
     on_commit(session, lambda: ctx.calendars.write(meeting.uid, data))
+    queue_invites(session, ctx=ctx, meeting=meeting, participants=participants, removed=list(removed), first=first)
     return True
 
 
@@ -232,7 +236,7 @@ def book_meeting(session: Session, *, ctx: BookingContext, data: MeetingCreate, 
     _record(session, meeting, action="booked", actor=booked_by, now=ctx.now,
             start_at=start_at.isoformat(), advisor_id=advisor.id, video=meeting.video_status.value)
     session.flush()
-    publish_invite(session, ctx=ctx, meeting=meeting)
+    publish_invite(session, ctx=ctx, meeting=meeting, first=True)
     return meeting
 
 
@@ -271,10 +275,12 @@ def reschedule_meeting(session: Session, *, ctx: BookingContext, meeting: Meetin
 
     old = {"start_at": meeting.start_at.isoformat(), "end_at": meeting.end_at.isoformat(),
            "advisor_id": meeting.advisor_id}
+    removed = []
     if advisor.id != meeting.advisor_id:
-        for participant in participants:
-            if participant.role == ParticipantRole.advisor:
-                session.delete(participant)
+        removed = [p for p in participants if p.role == ParticipantRole.advisor]
+        for participant in removed:
+            session.delete(participant)
+        participants = [p for p in participants if p not in removed]
         session.add(_advisor_participant(meeting, advisor))
     times_changed = (start_at, end_at) != (meeting.start_at, meeting.end_at)
     meeting.start_at, meeting.end_at, meeting.advisor_id = start_at, end_at, advisor.id
@@ -291,8 +297,9 @@ def reschedule_meeting(session: Session, *, ctx: BookingContext, meeting: Meetin
     session.add(meeting)
     _record(session, meeting, action="rescheduled", actor=actor, now=ctx.now, old=old, reason=data.reason,
             new={"start_at": start_at.isoformat(), "end_at": end_at.isoformat(), "advisor_id": advisor.id})
+    meeting.needs_rebooking = False
     session.flush()
-    publish_invite(session, ctx=ctx, meeting=meeting)
+    publish_invite(session, ctx=ctx, meeting=meeting, removed=removed)
     return meeting
 
 
@@ -330,7 +337,7 @@ def retry_video_link(session: Session, *, ctx: BookingContext, meeting: Meeting,
         meeting.sequence += 1
     _record(session, meeting, action="video_link_created", actor=actor, now=ctx.now)
     session.flush()
-    publish_invite(session, ctx=ctx, meeting=meeting)
+    publish_invite(session, ctx=ctx, meeting=meeting, first=not had_link)
     return True
 
 

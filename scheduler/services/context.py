@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..video import VideoProvider
 from .invites import CalendarStore
@@ -17,3 +18,4 @@ class BookingContext:
     organizer_name: str
     organizer_email: str
     now: datetime  # aware UTC; injected so tests can freeze time
+    mailer: Any = None  # notifications.Mailer; None sends no e-mail

@@ -42,12 +42,15 @@ def _untranslated(message: str) -> str:
 
 def build_invite(*, meeting: Meeting, participants: list[Participant], organizer_name: str,
                  organizer_email: str, zone: ZoneInfo, dtstamp: datetime,
-                 translate: Callable[[str], str] = _untranslated) -> Calendar:
-    """The METHOD:REQUEST (or CANCEL, for a cancelled meeting) calendar sent to the participants."""
+                 translate: Callable[[str], str] = _untranslated, cancel: bool | None = None) -> Calendar:
+    """The METHOD:REQUEST (or CANCEL, for a cancelled meeting) calendar sent to the participants.
+
+    `cancel=True` builds a CANCEL for a still-active meeting: for a participant who was removed.
+    """
     link = meeting.video_join_url
     if not link:
         raise ValueError(f"meeting {meeting.uid} has no video link; no invite goes out without one")
-    is_cancelled = meeting.status == MeetingStatus.cancelled
+    is_cancelled = meeting.status == MeetingStatus.cancelled if cancel is None else cancel
     description = [translate(HOW_TO_JOIN), link]
     if meeting.video_guest_pin:
         description += ["", translate(GUEST_PIN) % {"pin": meeting.video_guest_pin}]

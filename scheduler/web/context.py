@@ -36,4 +36,4 @@ def booking_context() -> BookingContext:
     s = services()
     return BookingContext(rules=s.rules, video=s.video, calendars=s.calendars,
                           organizer_name=s.config.app.organizer_name,
-                          organizer_email=s.config.app.organizer_email, now=now())
+                          organizer_email=s.config.app.organizer_email, now=now(), mailer=s.mailer)

@@ -5,32 +5,19 @@ from datetime import datetime
 
 import segno
 from flask import Flask
-from flask_babel import format_datetime, get_locale, gettext
+from flask_babel import get_locale, gettext
 from markupsafe import Markup
 
 from ..errors import N_
 from ..models import AnswerStatus, MeetingStatus, ParticipantRole
 from ..services.cpr import mask_cpr
+from ..services.formatting import format_local
 from .context import services
 
 
-# Per-language patterns: Danish "tirsdag den 1. december 2026 kl. 10.00".
-PATTERNS = {
-    "da": {"full": "EEEE 'den' d. MMMM y 'kl.' HH.mm", "date": "EEEE 'den' d. MMMM y",
-           "short": "EEE d/M 'kl.' HH.mm", "time": "HH.mm"},
-    "nb": {"full": "EEEE d. MMMM y 'kl.' HH.mm", "date": "EEEE d. MMMM y",
-           "short": "EEE d.M. 'kl.' HH.mm", "time": "HH.mm"},
-    "en": {"full": "EEEE d MMMM y 'at' HH:mm", "date": "EEEE d MMMM y",
-           "short": "EEE d/M HH:mm", "time": "HH:mm"},
-}
-
-
 def local(value: datetime | None, fmt: str = "full") -> str:
-    """Aware UTC -> the configured zone (flask-babel converts), formatted for the reader's locale."""
-    if value is None:
-        return ""
-    patterns = PATTERNS.get(str(get_locale() or "da"), PATTERNS["da"])
-    return format_datetime(value, patterns.get(fmt, fmt))
+    """Aware UTC -> the configured zone, formatted for the reader's language."""
+    return format_local(value, zone=services().rules.zone, language=str(get_locale() or "da"), fmt=fmt)
 
 
 def qr_svg(data: str) -> Markup:
