@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from .config import PROJECT_ROOT, Config, load_config
 from .db import make_engine
 from .models import now_utc
+from .services.context import BookingContext
 from .services.invites import CalendarStore
 from .services.links import AnswerLinks
 from .services.mail import SmtpSettings
@@ -35,6 +36,12 @@ class AppServices:
     mailer: Mailer
     smtp: SmtpSettings
     clock: Callable[[], datetime] = now_utc
+
+    def booking_context(self) -> BookingContext:
+        """What services need, with 'now' read from the clock at this moment."""
+        return BookingContext(rules=self.rules, video=self.video, calendars=self.calendars,
+                              organizer_name=self.config.app.organizer_name,
+                              organizer_email=self.config.app.organizer_email, now=self.clock(), mailer=self.mailer)
 
 
 def _calendars_dir(config: Config) -> Path:

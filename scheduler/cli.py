@@ -72,20 +72,22 @@ def create_user_command(email: str, name: str, role: str, wards: tuple[str, ...]
             click.echo(token)
 
 
-@click.command("retry-video-links")
+@click.command("jobs")
+@click.option("--once", is_flag=True, help="Run every job once and exit (for cron and tests).")
 @with_appcontext
-def retry_video_links_command() -> None:
-    """Try again to create the video links of meetings waiting for one."""
-    from .services.booking import pending_video_meetings, retry_video_link
-    from .web.context import booking_context
+def jobs_command(once: bool) -> None:
+    """Run the scheduled jobs: outbox, reminders, escalations, video-link retries, busy feeds."""
+    from .jobs import make_scheduler, run_due_jobs
 
-    with new_session(_services().engine) as session:
-        meetings = pending_video_meetings(session, now=_services().clock())
-        created = 0
-        for meeting in meetings:
-            created += retry_video_link(session, ctx=booking_context(), meeting=meeting, actor=None)
-            session.commit()
-    click.echo(f"{created} of {len(meetings)} waiting meetings got their link.")
+    if once:
+        for name, count in run_due_jobs(_services()).items():
+            click.echo(f"{name}: {count}")
+        return
+    click.echo("Running scheduled jobs; stop with Ctrl+C.")
+    try:
+        make_scheduler(_services(), blocking=True).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
 
 
 @click.command("run")
@@ -97,12 +99,23 @@ def run_command(host: str, port: int, threads: int) -> None:
     """Serve the app (waitress). For several workers use gunicorn 'scheduler.wsgi:app'."""
     from waitress import serve
 
+    from .jobs import make_scheduler
+
+    scheduler = None
+    if _services().config.jobs.run_in_web:
+        scheduler = make_scheduler(_services(), blocking=False)
+        scheduler.start()
+        click.echo("Scheduled jobs run in this process (jobs.run_in_web).")
     click.echo(f"Serving on http://{host}:{port}")
-    serve(current_app._get_current_object(), host=host, port=port, threads=threads)  # type: ignore[attr-defined]
+    try:
+        serve(current_app._get_current_object(), host=host, port=port, threads=threads)  # type: ignore[attr-defined]
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
 
 
 def register_commands(app: Flask) -> None:
-    for command in (init_db_command, demo_data_command, create_user_command, retry_video_links_command,
+    for command in (init_db_command, demo_data_command, create_user_command, jobs_command,
                     run_command):
         app.cli.add_command(command)
 

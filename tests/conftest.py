@@ -167,3 +167,32 @@ def api_token(session, now):
         return {"Authorization": f"Bearer {token}"}
 
     return issue
+
+
+@pytest.fixture
+def smtp_server():
+    from .smtp_server import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_app(config, session, now, smtp_server):
+    """The app with its SMTP settings pointed at the test's real SMTP server and a settable clock."""
+    from scheduler import create_app
+    from scheduler.config import load_config
+    from scheduler.video.jitsi import JitsiProvider
+
+    mail_config = load_config(Path(__file__).parent / "missing.toml", environ={}, overrides={
+        "database": {"url": config.database.url}, "calendars": {"dir": config.calendars.dir},
+        "app": {"secret_key": config.app.secret_key, "organizer_email": "udskrivning@hospital.example"},
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port}})
+    clock = {"now": now}
+    app = create_app(mail_config, video=JitsiProvider("https://meet.example.org"), clock=lambda: clock["now"])
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    app.clock = clock
+    yield app
+    app.extensions["scheduler"].engine.dispose()

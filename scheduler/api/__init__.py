@@ -8,7 +8,7 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_babel import gettext
 from sqlmodel import select
 
-from ..errors import N_, Conflict, Forbidden, InvalidInput
+from ..errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Meeting, MeetingStatus, Municipality, Role, Ward
 from ..schemas import (MAX_ID, MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, parse_input,
                        within_years)
@@ -23,8 +23,6 @@ from .serialize import meeting_json, slot_json
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
 BOOKING_ROLES = (Role.secretary, Role.admin)
-# An id beyond the database's integer is simply not found (instead of failing in the database).
-MEETING = f"/meetings/<int(max={MAX_ID}):meeting_id>"
 
 
 @api.before_request
@@ -54,6 +52,12 @@ def _body() -> Any:
 def _require_booking_role() -> None:
     if g.api_user.role not in BOOKING_ROLES:
         raise Forbidden(N_("Kun sekretærer kan booke og ændre møder"))
+
+
+def _visible_meeting(meeting_id: int) -> Meeting:
+    if meeting_id > MAX_ID:  # beyond the database's integer: cannot exist, and would fail in the query
+        raise NotFound(N_("Mødet findes ikke"))
+    return meeting_for(db(), user=g.api_user, meeting_id=meeting_id)
 
 
 def _meeting_response(meeting: Meeting, status: int = 200) -> tuple[Response, int]:
@@ -142,14 +146,14 @@ def list_meetings():  # type: ignore[no-untyped-def]
                              for m in meetings])
 
 
-@api.get(MEETING)
+@api.get("/meetings/<int:meeting_id>")
 def get_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
-    return _meeting_response(meeting_for(db(), user=g.api_user, meeting_id=meeting_id))
+    return _meeting_response(_visible_meeting(meeting_id))
 
 
-@api.patch(MEETING)
+@api.patch("/meetings/<int:meeting_id>")
 def reschedule_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
-    meeting = meeting_for(db(), user=g.api_user, meeting_id=meeting_id)
+    meeting = _visible_meeting(meeting_id)
     _require_booking_role()
     data = parse_input(MeetingReschedule, _body())
     booking.reschedule_meeting(db(), ctx=booking_context(), meeting=meeting, data=data, actor=g.api_user)
@@ -157,9 +161,9 @@ def reschedule_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
     return _meeting_response(meeting)
 
 
-@api.post(f"{MEETING}/cancel")
+@api.post("/meetings/<int:meeting_id>/cancel")
 def cancel_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
-    meeting = meeting_for(db(), user=g.api_user, meeting_id=meeting_id)
+    meeting = _visible_meeting(meeting_id)
     _require_booking_role()
     data = parse_input(MeetingCancel, _body())
     booking.cancel_meeting(db(), ctx=booking_context(), meeting=meeting, data=data, actor=g.api_user)
@@ -167,9 +171,9 @@ def cancel_meeting(meeting_id: int):  # type: ignore[no-untyped-def]
     return _meeting_response(meeting)
 
 
-@api.get(f"{MEETING}/invite.ics")
+@api.get("/meetings/<int:meeting_id>/invite.ics")
 def meeting_invite(meeting_id: int):  # type: ignore[no-untyped-def]
-    meeting = meeting_for(db(), user=g.api_user, meeting_id=meeting_id)
+    meeting = _visible_meeting(meeting_id)
     data = services().calendars.read(meeting.uid)
     if data is None:
         raise Conflict(N_("Mødet venter stadig på sit videolink; invitationen sendes, når linket er klar"),

@@ -11,6 +11,7 @@ import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY  # CRLF line ends, as SMTP wants them
 from typing import Callable
 
 from sqlalchemy import update
@@ -29,7 +30,7 @@ def enqueue(session: Session, *, kind: str, message: EmailMessage, now: datetime
             participant_id: int | None = None) -> OutboxMessage:
     row = OutboxMessage(kind=kind, meeting_id=meeting_id, participant_id=participant_id,
                         recipient=message["To"].addresses[0].addr_spec, subject=str(message["Subject"])[:300],
-                        message=message.as_string(), created_at=now, next_attempt_at=now)
+                        message=message.as_string(policy=SMTP_POLICY), created_at=now, next_attempt_at=now)
     session.add(row)
     return row
 

@@ -33,7 +33,4 @@ def now() -> datetime:
 
 
 def booking_context() -> BookingContext:
-    s = services()
-    return BookingContext(rules=s.rules, video=s.video, calendars=s.calendars,
-                          organizer_name=s.config.app.organizer_name,
-                          organizer_email=s.config.app.organizer_email, now=now(), mailer=s.mailer)
+    return services().booking_context()
