@@ -24,8 +24,17 @@ MAX_STAFF_IN_FORM = 3
 SLOTS_SHOWN = 80
 
 
+# Where a service's field error is shown in the forms.
+FORM_FIELDS = {"duration": "duration_minutes", "discharge_at": "discharge_date", "start": "slot"}
+
+
 def _errors(exc: DomainError) -> tuple[str, dict[str, str]]:
-    return exc.translated(gettext)
+    message, fields = exc.translated(gettext)
+    return message, {FORM_FIELDS.get(name, name): text for name, text in fields.items()}
+
+
+def _status(errors: dict[str, str], conflict: bool) -> int:
+    return (409 if conflict else 422) if errors else 200
 
 
 def _blank(value: str | None) -> str | None:
@@ -127,6 +136,7 @@ def new():  # type: ignore[no-untyped-def]
     errors: dict[str, str] = {}
     message = None
     slots = None
+    conflict = False
     if request.method == "POST":
         try:
             slots = _search(_slot_query_data(form))
@@ -145,9 +155,10 @@ def new():  # type: ignore[no-untyped-def]
                 except DomainError as exc:
                     db().rollback()
                     message, errors = _errors(exc)
+                    conflict = isinstance(exc, Conflict)
                     slots = _search(_slot_query_data(form)) if "municipality" not in errors else None
     advisors = advisors_of(db(), form.get("municipality", "")) if form.get("municipality") else []
-    status = 422 if errors else 200
+    status = _status(errors, conflict)
     return render_template("meetings/new.html", form=form, errors=errors, message=message, slots=slots,
                            wards=_ward_choices(), municipalities=municipalities(db()), advisors=advisors,
                            relative_rows=range(MAX_RELATIVES_IN_FORM), staff_rows=range(MAX_STAFF_IN_FORM)), status
@@ -226,8 +237,10 @@ def reschedule(meeting_id: int):  # type: ignore[no-untyped-def]
     errors: dict[str, str] = {}
     message = None
     slots = None
+    conflict = False
     try:
-        slots = _search(_slot_query_data(form), exclude_meeting_id=meeting.id)
+        slots = [(slot, advisor) for slot, advisor in _search(_slot_query_data(form), exclude_meeting_id=meeting.id)
+                 if (slot.start_at, slot.advisor_id) != (meeting.start_at, meeting.advisor_id)]
     except DomainError as exc:
         message, errors = _errors(exc)
     if request.method == "POST" and request.form.get("action") == "reschedule" and not errors:
@@ -248,9 +261,10 @@ def reschedule(meeting_id: int):  # type: ignore[no-untyped-def]
             except DomainError as exc:
                 db().rollback()
                 message, errors = _errors(exc)
+                conflict = isinstance(exc, Conflict)
     advisors = advisors_of(db(), meeting.municipality_code)
     return render_template("meetings/reschedule.html", meeting=meeting, form=form, errors=errors, message=message,
-                           slots=slots, advisors=advisors), 422 if errors else 200
+                           slots=slots, advisors=advisors), _status(errors, conflict)
 
 
 @bp.route("/<int:meeting_id>/cancel", methods=["GET", "POST"])
@@ -271,4 +285,4 @@ def cancel(meeting_id: int):  # type: ignore[no-untyped-def]
             db().rollback()
             message, errors = _errors(exc)
     return render_template("meetings/cancel.html", meeting=meeting, form=form, errors=errors,
-                           message=message), 422 if errors else 200
+                           message=message), _status(errors, conflict=False)

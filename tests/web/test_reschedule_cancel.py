@@ -61,7 +61,7 @@ def test_rescheduling_to_the_same_time_is_refused(secretary_client, world, meeti
         "from": "2026-11-23", "to": "2026-11-27", "duration_minutes": "45", "action": "reschedule",
         "slot": f"{FIRST_SLOT_UTC}|{world.advisor.id}"})
     assert response.status_code == 422
-    assert "Vælg et nyt tidspunkt" in parse(response.text).by_id("f-start").text()
+    assert "Vælg et nyt tidspunkt" in parse(response.text).by_id("f-slot-error").text()
     assert get_meeting(read, meeting_id).sequence == 0
 
 
