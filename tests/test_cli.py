@@ -64,3 +64,13 @@ def test_bad_config_stops_the_start_naming_the_key(tmp_path):
                             timeout=60)
     assert result.returncode == 2
     assert "SCHEDULER_SMTP_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_jobs_once_runs_every_job_and_exits(tmp_path):
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    assert cli(tmp_path, url, "init-db").returncode == 0
+    result = cli(tmp_path, url, "jobs", "--once")
+    assert result.returncode == 0, result.stderr
+    names = [line.split(":")[0] for line in result.stdout.splitlines()]
+    assert {"outbox", "reminders", "escalations", "retry_video_links"} <= set(names)
+    assert all(line.split(": ")[1] == "0" for line in result.stdout.splitlines())
