@@ -6,6 +6,7 @@ from sqlmodel import Session, select
 
 from ..errors import N_, NotFound
 from ..models import Meeting, Role, User, UserWard
+from ..schemas import MAX_ID
 
 
 def visible_meetings(user: User) -> Select:
@@ -23,6 +24,8 @@ def visible_meetings(user: User) -> Select:
 
 def meeting_for(session: Session, *, user: User, meeting_id: int) -> Meeting:
     """The meeting if this user may see it; otherwise 404, so ids cannot be probed."""
+    if not 1 <= meeting_id <= MAX_ID:  # beyond the database's integer: cannot exist, would fail in the query
+        raise NotFound(N_("Mødet findes ikke"))
     meeting = session.exec(visible_meetings(user).where(Meeting.id == meeting_id)).first()
     if meeting is None:
         raise NotFound(N_("Mødet findes ikke"))
