@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator
+from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -71,6 +71,12 @@ class MeetingStatus(str, enum.Enum):
     cancelled = "cancelled"
 
 
+class MeetingOutcome(str, enum.Enum):
+    held = "held"
+    no_show = "no_show"
+    cancelled_late = "cancelled_late"
+
+
 class VideoStatus(str, enum.Enum):
     ready = "ready"
     pending = "pending"  # the provider could not be reached; a retry creates the link
@@ -105,6 +111,7 @@ class User(SQLModel, table=True):
     role: Role = Field(sa_column=enum_column(Role, nullable=False))
     password_hash: str | None = Field(default=None, max_length=300)
     municipality_code: str | None = Field(default=None, foreign_key="municipality.code", index=True)
+    region_code: str | None = Field(default=None, max_length=10)  # a coordinator's region (else her municipality)
     language: str = Field(default="da", max_length=5)
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
@@ -174,6 +181,8 @@ class Meeting(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
     cancel_reason: str | None = Field(default=None, max_length=500)
     needs_rebooking: bool = Field(default=False)  # the advisor declined: new advisor or time needed
+    outcome: MeetingOutcome | None = Field(default=None, sa_column=enum_column(MeetingOutcome, nullable=True))
+    advisor_note: str | None = Field(default=None, sa_column=Column(Text))  # free text: never exported
     patient_language: str = Field(default="da", max_length=5)
 
     video_provider: str = Field(max_length=20)
@@ -217,7 +226,7 @@ class MeetingEvent(SQLModel, table=True):
 
 __all__ = [
     "Absence", "AnswerStatus", "ApiToken", "BusyFeed", "BusyInterval", "CalendarFeed", "JobMark",
-    "OutboxMessage", "Hospital", "Meeting", "MeetingEvent", "MeetingStatus",
+    "MeetingOutcome", "Offer", "OfferPresentation", "OfferResponse", "OutboxMessage", "UptakeStatus", "Hospital", "Meeting", "MeetingEvent", "MeetingStatus",
     "Municipality", "Participant", "ParticipantRole", "Role", "User", "UserWard", "UTCDateTime",
     "VideoStatus", "Ward", "WorkingHours", "now_utc",
 ]
@@ -281,3 +290,49 @@ class BusyInterval(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id")
     start_at: datetime = Field(sa_type=UTCDateTime)
     end_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OfferResponse(str, enum.Enum):
+    accepted = "accepted"
+    declined = "declined"
+    considering = "considering"
+    referred = "referred"
+
+
+class UptakeStatus(str, enum.Enum):
+    started = "started"
+    not_started = "not_started"
+    unknown = "unknown"
+
+
+class Offer(SQLModel, table=True):
+    """One municipal offer in a municipality's catalogue. Retired by `active_to`, never deleted."""
+
+    __table_args__ = (UniqueConstraint("municipality_code", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_code: str = Field(foreign_key="municipality.code", index=True)
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    category: str = Field(max_length=40)  # one of services/offers.py CATEGORIES
+    description: str | None = Field(default=None, max_length=1000)
+    referral_required: bool = Field(default=False)
+    contact: str | None = Field(default=None, max_length=300)
+    active_from: date | None = None
+    active_to: date | None = None
+
+
+class OfferPresentation(SQLModel, table=True):
+    """An offer presented in a meeting, the patient's response, and later whether she started it."""
+
+    __table_args__ = (UniqueConstraint("meeting_id", "offer_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    offer_id: int = Field(foreign_key="offer.id", index=True)
+    response: OfferResponse = Field(sa_column=enum_column(OfferResponse, nullable=False))
+    uptake: UptakeStatus | None = Field(default=None, sa_column=enum_column(UptakeStatus, nullable=True))
+    started_on: date | None = None
+    recorded_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    recorded_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    uptake_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
