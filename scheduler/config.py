@@ -221,6 +221,16 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "busy_feed_timeout_seconds": Option(10, _int_range(1, 120), "Give up on a busy feed after this long."),
         "busy_feed_max_bytes": Option(5_000_000, _int_range(10_000, 100_000_000), "Largest busy feed accepted."),
     },
+    "offers": {
+        "followup_days": Option(28, _int_range(1, 365),
+                                "Days after a meeting the advisor is asked whether the patient started an offer."),
+    },
+    "statistics": {
+        "suppression_threshold": Option(5, _int_range(1, 100),
+                                        "Counts below this are hidden in every aggregated view and export."),
+        "export_key": Option("", _str, "Key of the pseudonymous patient key in exports (SCHEDULER_EXPORT_KEY).",
+                             env="SCHEDULER_EXPORT_KEY", secret=True),
+    },
     "links": {
         "answer_link_days": Option(60, _int_range(1, 365), "How long a participant's answer link works."),
     },

@@ -56,6 +56,10 @@ OUTPUT_SCHEMAS: dict[str, Any] = {
         "advisor_id": {"type": "integer"}}},
 }
 
+# Other API modules register their documented paths here (see scheduler/api/__init__.py).
+EXTRA_PATHS: list[dict[str, Any]] = []
+EXTRA_SCHEMAS: dict[str, Any] = {}
+
 MEETING_ID = {"name": "meeting_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
@@ -120,6 +124,8 @@ def openapi_document() -> dict[str, Any]:
                 "200": {"description": "iCalendar", "content": {"text/calendar": {"schema": {"type": "string"}}}},
                 **_errors(401, 404, 409)}}},
     }
+    for extra in EXTRA_PATHS:
+        paths.update(extra)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Discharge meeting scheduler API", "version": "1"},
@@ -127,5 +133,5 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-                       "schemas": {**inputs["$defs"], **OUTPUT_SCHEMAS}},
+                       "schemas": {**inputs["$defs"], **OUTPUT_SCHEMAS, **EXTRA_SCHEMAS}},
     }
