@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 
 from ..config import WEEKDAYS, parse_hours
 from ..errors import N_, InvalidInput, NotFound
-from ..models import Absence, AnswerStatus, Meeting, MeetingStatus, Participant, ParticipantRole, User, WorkingHours
+from ..models import (Absence, AnswerStatus, Meeting, MeetingStatus, Participant, ParticipantRole, User, Ward,
+                      WorkingHours)
 from ..schemas import Input, When
 from .booking import ACTIVE_STATUSES
 from .rules import BookingRules, Windows
@@ -68,6 +69,12 @@ def upcoming_meetings(session: Session, *, user: User, now: datetime) -> list[tu
         .where(Meeting.advisor_id == user.id, Meeting.status != MeetingStatus.cancelled, col(Meeting.end_at) > now)
         .order_by(col(Meeting.start_at)).limit(UPCOMING_SHOWN))
     return [(meeting, participant) for meeting, participant in rows]
+
+
+def wards_by_id(session: Session, ids: set[int]) -> dict[int, Ward]:
+    if not ids:
+        return {}
+    return {w.id: w for w in session.exec(select(Ward).where(col(Ward.id).in_(ids)))}
 
 
 # ---- working hours

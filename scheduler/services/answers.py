@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from ..errors import N_, Conflict, InvalidInput
 from ..models import AnswerStatus, Meeting, MeetingStatus, Participant, ParticipantRole, User
-from .booking import ACTIVE_STATUSES, _record, change_status
+from .booking import ACTIVE_STATUSES, change_status, record_event
 from .context import BookingContext
 from .links import AnswerLinks, BadLink
 from .notifications import queue_notice
@@ -37,12 +37,17 @@ def parse_answer(value: str | None) -> AnswerStatus:
     return status
 
 
+def is_answerable(meeting: Meeting) -> bool:
+    """Only booked and confirmed meetings take answers; cancelled, held and no-show ones are final."""
+    return meeting.status in ACTIVE_STATUSES
+
+
 def record_answer(session: Session, *, ctx: BookingContext, participant: Participant, status: AnswerStatus,
                   comment: str | None, actor: User | None) -> Participant:
     """Save the participant's answer (the latest wins); the meeting's advisor's answer moves the meeting."""
     meeting = session.get(Meeting, participant.meeting_id)
-    if meeting.status not in ACTIVE_STATUSES:
-        raise Conflict(N_("Mødet er %(status)s og kan ikke besvares"), field="status", status=meeting.status.value)
+    if not is_answerable(meeting):
+        raise Conflict(N_("Mødet er aflyst eller afsluttet og kan ikke længere besvares"), field="status")
     if status not in ANSWERS:
         raise InvalidInput(N_("Vælg accepter, måske eller afvis"), field="status")
     comment = clean_comment(comment)
@@ -55,7 +60,7 @@ def record_answer(session: Session, *, ctx: BookingContext, participant: Partici
     if actor is None and participant.user_id is not None:
         actor = session.get(User, participant.user_id)
     # The comment stays on the participant only: a reason for declining can be health information.
-    _record(session, meeting, action="answered", actor=actor, now=ctx.now, participant_id=participant.id,
+    record_event(session, meeting, action="answered", actor=actor, now=ctx.now, participant_id=participant.id,
             role=participant.role.value, status=status.value, previous=previous.value)
     if participant.role == ParticipantRole.advisor and participant.user_id == meeting.advisor_id:
         _advisor_answered(session, ctx=ctx, meeting=meeting, status=status, previous=previous)

@@ -19,13 +19,14 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from ..errors import N_, Conflict, InvalidInput
-from ..models import (Absence, Meeting, MeetingStatus, Municipality, Participant, ParticipantRole, Role, User,
-                      WorkingHours)
+from ..models import (Absence, BusyInterval, Meeting, MeetingStatus, Municipality, Participant, ParticipantRole,
+                      Role, User, WorkingHours)
 from .rules import BookingRules, Windows
 
 MAX_DURATION = timedelta(hours=8)
 MEETING = "meeting"
 ABSENCE = "absence"
+BUSY_FEED = "busy_feed"  # a busy period in the advisor's own calendar (her busy feed)
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,12 @@ class Slot:
 
 
 class Busy(NamedTuple):
-    """A time an advisor cannot meet: [start_at, end_at), meetings already widened by the buffer."""
+    """A time an advisor cannot meet: [start_at, end_at), meetings and busy-feed periods already widened
+    by the buffer."""
 
     start_at: datetime
     end_at: datetime
-    kind: str  # MEETING or ABSENCE
+    kind: str  # MEETING, ABSENCE or BUSY_FEED
 
 
 # ---- the public functions
@@ -116,7 +118,7 @@ def check_advisor_free(session: Session, *, rules: BookingRules, advisor: User, 
                            buffer=rules.buffer, exclude_meeting_id=exclude_meeting_id)[advisor.id]
     if _BusyIndex(b for b in busy if b.kind == ABSENCE).overlaps(start_at, end_at):
         raise InvalidInput(N_("Rådgiveren er fraværende på det tidspunkt"), field="start")
-    if _BusyIndex(busy).overlaps(start_at, end_at):  # any other busy time: meetings with their buffer
+    if _BusyIndex(busy).overlaps(start_at, end_at):  # any other busy time: meetings, her own calendar
         raise Conflict(N_("Rådgiveren har et andet møde på eller tæt på det tidspunkt"), field="start")
 
 
@@ -213,7 +215,8 @@ def _busy_intervals(session: Session, *, advisor_ids: list[int], start_at: datet
                     buffer: timedelta, exclude_meeting_id: int | None = None) -> dict[int, list[Busy]]:
     """Everything that keeps each advisor busy in [start_at, end_at): one query per kind for all of them.
 
-    Busy time from other sources (such as the advisors' external calendars) belongs here too.
+    A busy period in her own calendar (the last good copy of her busy feed) is an appointment like
+    a meeting, so it gets the same buffer: she needs the time between any two of them.
     """
     busy: dict[int, list[Busy]] = {advisor_id: [] for advisor_id in advisor_ids}
     meetings = select(Meeting.advisor_id, Meeting.start_at, Meeting.end_at).where(
@@ -227,6 +230,11 @@ def _busy_intervals(session: Session, *, advisor_ids: list[int], start_at: datet
         col(Absence.user_id).in_(advisor_ids), col(Absence.start_at) < end_at, col(Absence.end_at) > start_at)
     for advisor_id, absence_start, absence_end in session.exec(absences):
         busy[advisor_id].append(Busy(absence_start, absence_end, ABSENCE))
+    feed_busy = select(BusyInterval.user_id, BusyInterval.start_at, BusyInterval.end_at).where(
+        col(BusyInterval.user_id).in_(advisor_ids), col(BusyInterval.start_at) < end_at + buffer,
+        col(BusyInterval.end_at) > start_at - buffer)
+    for advisor_id, busy_start, busy_end in session.exec(feed_busy):
+        busy[advisor_id].append(Busy(busy_start - buffer, busy_end + buffer, BUSY_FEED))
     return busy
 
 

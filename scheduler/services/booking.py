@@ -27,14 +27,15 @@ log = logging.getLogger(__name__)
 
 MEETING_SUBJECT = N_("Udskrivningssamtale (video)")
 
-# Which status may follow which; a cancelled, held or no-show meeting is final.
+# Which status may follow which; a cancelled meeting is final. Held and no-show only swap, when the
+# advisor corrects what she recorded (services/recording.py keeps the correction in the history).
 TRANSITIONS: dict[MeetingStatus, set[MeetingStatus]] = {
     MeetingStatus.booked: {MeetingStatus.confirmed, MeetingStatus.held, MeetingStatus.no_show,
                            MeetingStatus.cancelled},
     MeetingStatus.confirmed: {MeetingStatus.booked, MeetingStatus.held, MeetingStatus.no_show,
                               MeetingStatus.cancelled},
-    MeetingStatus.held: set(),
-    MeetingStatus.no_show: set(),
+    MeetingStatus.held: {MeetingStatus.no_show},
+    MeetingStatus.no_show: {MeetingStatus.held},
     MeetingStatus.cancelled: set(),
 }
 ACTIVE_STATUSES = (MeetingStatus.booked, MeetingStatus.confirmed)
@@ -68,7 +69,7 @@ def _ward_for_booking(session: Session, *, code: str, user: User) -> Ward:
     return ward
 
 
-def _record(session: Session, meeting: Meeting, *, action: str, actor: User | None, now: datetime,
+def record_event(session: Session, meeting: Meeting, *, action: str, actor: User | None, now: datetime,
             **details: Any) -> None:
     session.add(MeetingEvent(meeting_id=meeting.id, at=now, actor_id=actor.id if actor else None,
                              action=action, details=json.dumps(details, default=str, ensure_ascii=False) if details else None))
@@ -233,7 +234,7 @@ def book_meeting(session: Session, *, ctx: BookingContext, data: MeetingCreate, 
                                 email=staff.email, status=needs_action))
     session.add(_advisor_participant(meeting, advisor))
     _sync_video(ctx, meeting)
-    _record(session, meeting, action="booked", actor=booked_by, now=ctx.now,
+    record_event(session, meeting, action="booked", actor=booked_by, now=ctx.now,
             start_at=start_at.isoformat(), advisor_id=advisor.id, video=meeting.video_status.value)
     session.flush()
     publish_invite(session, ctx=ctx, meeting=meeting, first=True)
@@ -295,7 +296,7 @@ def reschedule_meeting(session: Session, *, ctx: BookingContext, meeting: Meetin
     meeting.sequence += 1
     meeting.updated_at = ctx.now
     session.add(meeting)
-    _record(session, meeting, action="rescheduled", actor=actor, now=ctx.now, old=old, reason=data.reason,
+    record_event(session, meeting, action="rescheduled", actor=actor, now=ctx.now, old=old, reason=data.reason,
             new={"start_at": start_at.isoformat(), "end_at": end_at.isoformat(), "advisor_id": advisor.id})
     meeting.needs_rebooking = False
     session.flush()
@@ -318,7 +319,7 @@ def cancel_meeting(session: Session, *, ctx: BookingContext, meeting: Meeting, d
         except VideoUnavailable as exc:
             log.warning("could not release video room of meeting %s: %s", meeting.id, exc)
     session.add(meeting)
-    _record(session, meeting, action="cancelled", actor=actor, now=ctx.now, reason=data.reason)
+    record_event(session, meeting, action="cancelled", actor=actor, now=ctx.now, reason=data.reason)
     session.flush()
     publish_invite(session, ctx=ctx, meeting=meeting)
     return meeting
@@ -335,7 +336,7 @@ def retry_video_link(session: Session, *, ctx: BookingContext, meeting: Meeting,
         return False
     if had_link:
         meeting.sequence += 1
-    _record(session, meeting, action="video_link_created", actor=actor, now=ctx.now)
+    record_event(session, meeting, action="video_link_created", actor=actor, now=ctx.now)
     session.flush()
     publish_invite(session, ctx=ctx, meeting=meeting, first=not had_link)
     return True

@@ -21,6 +21,7 @@ from .users import hash_token
 
 FEED_NAME = N_("Udskrivningssamtaler")
 HISTORY = timedelta(days=30)  # meetings that ended this long ago are still in the feed
+REFRESH = timedelta(hours=1)
 TOKEN_PREFIX = "dscal_"
 # Whose addresses a feed carries: the meeting's professionals, never the patient's or relatives'.
 FEED_ATTENDEE_ROLES = (ParticipantRole.staff, ParticipantRole.advisor)
@@ -80,6 +81,9 @@ def build_feed(session: Session, *, ctx: BookingContext, user: User,
     calendar.calscale = "GREGORIAN"
     calendar.add("X-WR-CALNAME", translate(FEED_NAME))
     calendar.add("X-WR-TIMEZONE", ctx.rules.zone.key)
+    # Ask subscribing clients to look again hourly (RFC 7986; X-PUBLISHED-TTL for Outlook).
+    calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("X-PUBLISHED-TTL", "PT1H")
     participants = _professionals(session, [m.id for m in meetings])
     for meeting in meetings:
         # A meeting waits for its link without an invite; the feed skips it the same way until then.

@@ -10,7 +10,6 @@ from flask_babel import gettext
 from ..errors import DomainError
 from ..models import Meeting, ParticipantRole, Ward
 from ..services import answers
-from ..services.booking import ACTIVE_STATUSES
 from ..services.links import BadLink, ExpiredLink
 from .context import booking_context, db, services
 
@@ -38,7 +37,7 @@ def _page(token: str, participant, *, form=None, errors=None, message=None, stat
     ward = db().get(Ward, meeting.ward_id) if participant.role in (ParticipantRole.staff,
                                                                    ParticipantRole.advisor) else None
     return render_template("answers/show.html", token=token, participant=participant, meeting=meeting, ward=ward,
-                           can_answer=meeting.status in ACTIVE_STATUSES, form=form or {}, errors=errors or {},
+                           can_answer=answers.is_answerable(meeting), form=form or {}, errors=errors or {},
                            message=message), status
 
 

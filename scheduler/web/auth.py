@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from ..services.users import authenticate
 from .context import db
@@ -13,11 +13,19 @@ from .context import db
 bp = Blueprint("auth", __name__)
 
 
+def _start_page() -> str:
+    """Where each role starts: advisors at their invitations, everyone else at the meetings."""
+    if current_user.is_authenticated and current_user.role.value == "advisor":
+        return url_for("advisor.index")
+    return url_for("meetings.index")
+
+
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never redirect to another host after login."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc \
+            and "\\" not in target:
         return target
-    return url_for("meetings.index")
+    return _start_page()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -41,5 +49,6 @@ def logout():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/")
+@login_required
 def home():  # type: ignore[no-untyped-def]
-    return redirect(url_for("meetings.index"))
+    return redirect(_start_page())

@@ -9,8 +9,9 @@ from flask_babel import get_locale, gettext
 from markupsafe import Markup
 
 from ..errors import N_
-from ..models import AnswerStatus, MeetingStatus, ParticipantRole
+from ..models import AnswerStatus, MeetingOutcome, MeetingStatus, OfferResponse, ParticipantRole, UptakeStatus
 from ..services.cpr import mask_cpr
+from ..services.offers import CATEGORIES
 from ..services.formatting import format_local
 from .context import services
 
@@ -49,7 +50,23 @@ ROLE_LABELS = {
 }
 EVENT_LABELS = {
     "booked": N_("Booket"), "rescheduled": N_("Flyttet"), "cancelled": N_("Aflyst"),
-    "video_link_created": N_("Videolink oprettet"),
+    "video_link_created": N_("Videolink oprettet"), "answered": N_("Svar på invitationen"),
+    "outcome_recorded": N_("Udfald registreret"), "outcome_corrected": N_("Udfald rettet"),
+    "offers_recorded": N_("Tilbud registreret"), "offers_corrected": N_("Tilbud rettet"),
+    "note_changed": N_("Note ændret"), "uptake_recorded": N_("Opfølgning registreret"),
+    "uptake_corrected": N_("Opfølgning rettet"),
+}
+OUTCOME_LABELS = {
+    MeetingOutcome.held: N_("Holdt"), MeetingOutcome.no_show: N_("Borgeren udeblev"),
+    MeetingOutcome.cancelled_late: N_("Aflyst med kort varsel"),
+}
+RESPONSE_LABELS = {
+    OfferResponse.accepted: N_("Takker ja"), OfferResponse.declined: N_("Takker nej"),
+    OfferResponse.considering: N_("Overvejer"), OfferResponse.referred: N_("Henvist"),
+}
+UPTAKE_LABELS = {
+    UptakeStatus.started: N_("Startet"), UptakeStatus.not_started: N_("Ikke startet"),
+    UptakeStatus.unknown: N_("Ved ikke"),
 }
 
 
@@ -59,4 +76,8 @@ def register_labels(app: Flask) -> None:
         answer_label=lambda s: gettext(ANSWER_LABELS[s]),
         role_label=lambda r: gettext(ROLE_LABELS[r]),
         event_label=lambda a: gettext(EVENT_LABELS.get(a, a)),
+        outcome_label=lambda o: gettext(OUTCOME_LABELS[o]),
+        response_label=lambda r: gettext(RESPONSE_LABELS[r]),
+        uptake_label=lambda u: gettext(UPTAKE_LABELS[u]),
+        category_label=lambda c: gettext(CATEGORIES[c]) if c in CATEGORIES else c,
     )

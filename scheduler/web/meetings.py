@@ -12,7 +12,7 @@ from sqlmodel import select
 from ..errors import N_, Conflict, DomainError
 from ..models import Meeting, MeetingStatus, VideoStatus, Ward
 from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, parse_input
-from ..services import booking
+from ..services import booking, rebooking
 from ..services.access import meeting_for, visible_meetings
 from ..services.users import advisors_of, municipalities, users_by_id
 from .context import booking_context, db, now, services
@@ -57,9 +57,9 @@ def _slot_query_data(form: Any) -> dict[str, Any]:
     if _blank(form.get("discharge_date")):
         discharge = f"{form['discharge_date']}T{_blank(form.get('discharge_time')) or '12:00'}"
     return {k: v for k, v in {
-        "municipality": _blank(form.get("municipality")) or "",
-        "from": _blank(form.get("from")) or "",
-        "to": _blank(form.get("to")) or "",
+        "municipality": _blank(form.get("municipality")),
+        "from": _blank(form.get("from")),
+        "to": _blank(form.get("to")),
         "duration": _blank(form.get("duration_minutes")),
         "advisor_id": _blank(form.get("advisor_id")),
         "discharge_at": discharge,
@@ -68,6 +68,7 @@ def _slot_query_data(form: Any) -> dict[str, Any]:
 
 def _meeting_data(form: Any) -> dict[str, Any]:
     query = _slot_query_data(form)
+    query.setdefault("municipality", "")
     start, _, advisor_id = (form.get("slot") or "").partition("|")
     patient = {k: v for k, v in {key: _blank(form.get(f"patient.{key}")) for key in
                                   ("name", "cpr", "email", "phone")}.items() if v is not None}
@@ -87,6 +88,16 @@ def _meeting_data(form: Any) -> dict[str, Any]:
         if key in query:
             data["duration_minutes" if key == "duration" else key] = query[key]
     return data
+
+
+def _party_errors(form: Any) -> dict[str, str]:
+    """Errors in the patient, relatives and staff fields, so they can be fixed while picking a time."""
+    try:
+        parse_input(MeetingCreate, {**_meeting_data(form), "start": "2000-01-01T00:00:00+00:00"})
+    except DomainError as exc:
+        return {name: text for name, text in _errors(exc)[1].items()
+                if name.split(".")[0] in ("patient", "relatives", "staff")}
+    return {}
 
 
 def _search(query_data: dict[str, Any], *, exclude_meeting_id: int | None = None):  # type: ignore[no-untyped-def]
@@ -134,6 +145,7 @@ def new():  # type: ignore[no-untyped-def]
         abort(403)
     form: dict[str, Any] = dict(request.form) if request.method == "POST" else _new_form_defaults()
     errors: dict[str, str] = {}
+    early: dict[str, str] = {}
     message = None
     slots = None
     conflict = False
@@ -142,6 +154,8 @@ def new():  # type: ignore[no-untyped-def]
             slots = _search(_slot_query_data(form))
         except DomainError as exc:
             message, errors = _errors(exc)
+        if request.form.get("action") != "book":
+            early = _party_errors(form)  # shown early, without blocking the search
         if request.form.get("action") == "book" and not errors:
             if not form.get("slot"):
                 errors["slot"] = gettext("Vælg en af de ledige tider")
@@ -159,7 +173,7 @@ def new():  # type: ignore[no-untyped-def]
                     slots = _search(_slot_query_data(form)) if "municipality" not in errors else None
     advisors = advisors_of(db(), form.get("municipality", "")) if form.get("municipality") else []
     status = _status(errors, conflict)
-    return render_template("meetings/new.html", form=form, errors=errors, message=message, slots=slots,
+    return render_template("meetings/new.html", form=form, errors={**early, **errors}, message=message, slots=slots,
                            wards=_ward_choices(), municipalities=municipalities(db()), advisors=advisors,
                            relative_rows=range(MAX_RELATIVES_IN_FORM), staff_rows=range(MAX_STAFF_IN_FORM)), status
 
@@ -175,10 +189,33 @@ def show(meeting_id: int):  # type: ignore[no-untyped-def]
     participants = booking.participants_of(db(), meeting)
     history = booking.history_of(db(), meeting)
     users = users_by_id(db(), {e.actor_id for e in history if e.actor_id} | {meeting.booked_by_id})
+    rebook_slots = rebooking.rebooking_slots(db(), ctx=booking_context(), meeting=meeting,
+                                             days=services().config.booking.search_days)
     return render_template("meetings/show.html", meeting=meeting, participants=participants, history=history,
                            users=users, ward=db().get(Ward, meeting.ward_id),
                            can_change=meeting.status in booking.ACTIVE_STATUSES,
-                           show_cpr=current_user.id in (meeting.booked_by_id, meeting.advisor_id))
+                           show_cpr=current_user.id in (meeting.booked_by_id, meeting.advisor_id),
+                           declined=rebooking.declined_advisor(db(), meeting=meeting) if meeting.needs_rebooking
+                           else None,
+                           rebook_slots=rebook_slots,
+                           rebook_advisors=users_by_id(db(), {s.advisor_id for s in rebook_slots}))
+
+
+@bp.post("/<int:meeting_id>/rebook")
+@login_required
+def rebook(meeting_id: int):  # type: ignore[no-untyped-def]
+    """One click on an offered slot after the advisor declined: reschedule to that time and advisor."""
+    meeting = _load(meeting_id)
+    start, _, advisor_id = (request.form.get("slot") or "").partition("|")
+    try:
+        data = parse_input(MeetingReschedule, {"start": start, "advisor_id": advisor_id or None})
+        booking.reschedule_meeting(db(), ctx=booking_context(), meeting=meeting, data=data, actor=current_user)
+        db().commit()
+        flash(gettext("Mødet er booket om, og alle deltagere får en opdateret invitation"), "success")
+    except DomainError as exc:
+        db().rollback()
+        flash(exc.translated(gettext)[0] + " " + gettext("Vælg en anden tid."), "error")
+    return redirect(url_for("meetings.show", meeting_id=meeting_id))
 
 
 @bp.get("/<int:meeting_id>/invite.ics")

@@ -41,7 +41,7 @@ def test_every_meeting_page_sends_anonymous_users_to_login(client, meeting_id):
         assert target.path == "/login", (method, path, response.location)
         next_ = parse_qs(target.query)["next"][0]
         assert urlsplit(next_).path == path.split("?")[0], (path, next_)
-    assert client.get("/").location == "/meetings/"
+    assert urlsplit(client.get("/").location).path == "/login"
 
 
 def test_login_page_renders_with_labelled_fields(client):
@@ -103,3 +103,9 @@ def test_logout_is_post_only(client, user):
     response = client.post("/logout")
     assert response.status_code == 302 and response.location == "/login"
     assert client.get("/meetings/").status_code == 302
+
+
+def test_each_role_starts_on_its_own_page(app, session, factory, login):
+    advisor = factory.advisor("0540")
+    client = login(advisor, session)
+    assert client.get("/").location == "/advisor/"
