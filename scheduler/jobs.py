@@ -15,9 +15,11 @@ from sqlmodel import Session, select
 
 from .db import new_session
 from .models import AnswerStatus, JobMark, Meeting, Participant, ParticipantRole, User, VideoStatus
+from .services import busy_feeds
 from .services.booking import ACTIVE_STATUSES, participants_of, pending_video_meetings, retry_video_link
 from .services.notifications import queue_notice
 from .services.outbox import drain_outbox
+from .services.recording import queue_followups
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -116,10 +118,23 @@ def retry_video_links(services: AppServices) -> int:
     return created
 
 
+def refresh_busy_feeds(services: AppServices) -> int:
+    config = services.config
+    with busy_feeds.http_session() as http:
+        refreshed, _failed = busy_feeds.refresh_due_feeds(
+            services.engine, http=http, timeout=config.jobs.busy_feed_timeout_seconds,
+            max_bytes=config.jobs.busy_feed_max_bytes,
+            interval=timedelta(minutes=config.jobs.busy_feed_interval_minutes), clock=services.clock,
+            zone=config.zone)
+    return refreshed
+
+
 JOBS: dict[str, Callable[[AppServices], int]] = {
+    "busy_feeds": refresh_busy_feeds,
     "retry_video_links": retry_video_links,
     "reminders": queue_reminders,
     "escalations": queue_escalations,
+    "followups": queue_followups,
     "outbox": send_outbox,
 }
 
@@ -139,7 +154,9 @@ def run_due_jobs(services: AppServices) -> dict[str, int]:
 def _intervals(services: AppServices) -> dict[str, timedelta]:
     jobs = services.config.jobs
     return {"outbox": timedelta(seconds=jobs.outbox_interval_seconds), "reminders": timedelta(minutes=1),
-            "escalations": timedelta(minutes=5), "retry_video_links": timedelta(minutes=5)}
+            "escalations": timedelta(minutes=5), "retry_video_links": timedelta(minutes=5),
+            "busy_feeds": timedelta(minutes=1),  # only due feeds are fetched
+            "followups": timedelta(minutes=15)}
 
 
 def make_scheduler(services: AppServices, *, blocking: bool) -> BaseScheduler:

@@ -97,10 +97,20 @@ def setup_web(app: Flask) -> None:
         return render_template("error.html", message=message, status=500), 500
 
     from ..api import api
+    from .advisor import bp as advisor_bp
+    from .answers import bp as answers_bp
     from .auth import bp as auth_bp
+    from .busy_feed import bp as busy_feed_bp
+    from .calendar_feeds import bp as calendar_feeds_bp
+    from .dashboard import bp as dashboard_bp
     from .meetings import bp as meetings_bp
 
     csrf.exempt(api)
     app.register_blueprint(auth_bp)
     app.register_blueprint(meetings_bp)
+    app.register_blueprint(busy_feed_bp)
+    app.register_blueprint(answers_bp)
+    app.register_blueprint(advisor_bp)
+    app.register_blueprint(calendar_feeds_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(api)
