@@ -115,8 +115,10 @@ def run_command(host: str, port: int, threads: int) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from .cli_export import export_group
+
     for command in (init_db_command, demo_data_command, create_user_command, jobs_command,
-                    run_command):
+                    run_command, export_group):
         app.cli.add_command(command)
 
 

@@ -19,6 +19,7 @@ from .services import busy_feeds
 from .services.booking import ACTIVE_STATUSES, participants_of, pending_video_meetings, retry_video_link
 from .services.notifications import queue_notice
 from .services.outbox import drain_outbox
+from .services.recording import queue_followups
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -133,6 +134,7 @@ JOBS: dict[str, Callable[[AppServices], int]] = {
     "retry_video_links": retry_video_links,
     "reminders": queue_reminders,
     "escalations": queue_escalations,
+    "followups": queue_followups,
     "outbox": send_outbox,
 }
 

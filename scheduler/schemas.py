@@ -5,7 +5,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import N_, InvalidInput
 
@@ -110,6 +110,82 @@ class SlotQuery(Input):
     discharge_at: When | None = None
 
 
+# ---- offer catalogue and what was recorded after a meeting
+
+OFFER_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+MAX_NOTE = 1000
+NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_formula(value: str) -> str:
+    """Spreadsheets run a cell starting with = or @ as a formula; no offer text needs to start so."""
+    if value[:1] in ("=", "@"):
+        raise ValueError(N_("Må ikke begynde med = eller @"))
+    return value
+
+
+def _note(value: str) -> str:
+    value = value.strip()
+    if NOTE_CONTROL.search(value):
+        raise ValueError(N_("Må ikke indeholde kontroltegn"))
+    return value
+
+
+OfferCode = Annotated[str, Field(min_length=1, max_length=40, pattern=OFFER_CODE_PATTERN)]
+Note = Annotated[str, Field(max_length=MAX_NOTE), AfterValidator(_note)]
+
+
+class OfferIn(Input):
+    """One offer of a municipality's catalogue as typed in the form, imported, or loaded as demo data."""
+
+    code: OfferCode
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text), AfterValidator(_no_formula)]
+    category: Annotated[str, Field(min_length=1, max_length=40)]
+    description: Annotated[str, Field(max_length=1000), AfterValidator(_clean_text),
+                           AfterValidator(_no_formula)] | None = None
+    referral_required: bool = False
+    contact: Annotated[str, Field(max_length=300), AfterValidator(_clean_text),
+                       AfterValidator(_no_formula)] | None = None
+    active_from: Day | None = None
+    active_to: Day | None = None
+
+    @field_validator("description", "contact", "active_from", "active_to", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("referral_required", mode="before")
+    @classmethod
+    def _yes_no(cls, value: Any) -> Any:
+        """Also the Danish words of the CSV file and an unticked checkbox (nothing sent)."""
+        if value is None:
+            return False
+        if isinstance(value, str):
+            return {"ja": True, "nej": False, "": False}.get(value.strip().lower(), value)
+        return value
+
+
+class OutcomeIn(Input):
+    outcome: Literal["held", "no_show", "cancelled_late"]
+
+
+class OfferChoiceIn(Input):
+    code: OfferCode
+    response: Literal["accepted", "declined", "considering", "referred"]
+
+
+class OffersIn(Input):
+    """The offers presented in a meeting and the patient's response to each; replaces what was recorded."""
+
+    offers: list[OfferChoiceIn] = Field(max_length=100)
+    note: Note | None = None
+
+
+class UptakeIn(Input):
+    status: Literal["started", "not_started", "unknown"]
+    started_on: Day | None = None
+
+
 # Messages for pydantic's own error types, as Danish gettext msgids.
 _MESSAGES = {
     "missing": N_("Skal udfyldes"),
@@ -134,6 +210,8 @@ _MESSAGES = {
     "list_type": N_("Skal være en liste"),
     "model_type": N_("Skal være et objekt"),
     "model_attributes_type": N_("Skal være et objekt"),
+    "bool_parsing": N_("Skal være ja eller nej"),
+    "bool_type": N_("Skal være ja eller nej"),
 }
 
 M = TypeVar("M", bound=BaseModel)

@@ -177,3 +177,7 @@ def meeting_invite(meeting_id: int):  # type: ignore[no-untyped-def]
         raise Conflict(N_("Mødet venter stadig på sit videolink; invitationen sendes, når linket er klar"),
                            field="video")
     return Response(data, mimetype="text/calendar")
+
+
+from . import offers as _offers  # noqa: E402,F401  (registers the offer and recording routes)
+from . import stats as _stats  # noqa: E402,F401  (registers the statistics and export routes)

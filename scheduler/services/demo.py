@@ -1,4 +1,4 @@
-"""Demo data so the app is usable at once: hospitals, wards, users and advisors. Idempotent."""
+"""Demo data so the app is usable at once: hospitals, wards, users, advisors and offer catalogues. Idempotent."""
 from __future__ import annotations
 
 from datetime import time
@@ -6,6 +6,7 @@ from datetime import time
 from sqlmodel import Session, select
 
 from ..models import Hospital, Role, Ward
+from .offers import load_demo_catalogues
 from .reference import load_municipalities
 from .users import create_user, set_working_hours
 
@@ -42,9 +43,10 @@ ADVISORS = [
     ("0101", "sundhed2.kobenhavn@demo.example", "Ali Sygeplejerske", None),
 ]
 
-OTHERS = [
-    ("koordinator@demo.example", "Kirsten Koordinator", Role.coordinator),
-    ("admin@demo.example", "Anders Administrator", Role.admin),
+OTHERS = [  # (e-mail, name, role, region: a coordinator follows her region's municipalities)
+    ("koordinator@demo.example", "Kirsten Koordinator", Role.coordinator, "DK-83"),
+    ("koordinator.national@demo.example", "Niels Koordinator", Role.coordinator, None),
+    ("admin@demo.example", "Anders Administrator", Role.admin, None),
 ]
 
 
@@ -71,7 +73,8 @@ def load_demo_data(session: Session) -> list[tuple[str, str]]:
                               municipality_code=municipality)
         set_working_hours(session, user=advisor, hours=hours or {})
         logins.append((email, Role.advisor.value))
-    for email, name, role in OTHERS:
-        create_user(session, email=email, name=name, role=role, password=DEMO_PASSWORD)
+    for email, name, role, region in OTHERS:
+        create_user(session, email=email, name=name, role=role, password=DEMO_PASSWORD, region_code=region)
         logins.append((email, role.value))
+    load_demo_catalogues(session)
     return logins

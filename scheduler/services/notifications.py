@@ -24,6 +24,7 @@ SUBJECTS = {
     "reminder": N_("Påmindelse: udskrivningssamtale %(when)s"),
     "escalation": N_("Ubesvaret invitation: udskrivningssamtale %(when)s"),
     "declined": N_("Afvist: udskrivningssamtale %(when)s skal bookes om"),
+    "followup": N_("Opfølgning: udskrivningssamtale %(when)s"),
 }
 
 

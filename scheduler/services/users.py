@@ -20,7 +20,8 @@ def hash_token(token: str) -> str:
 
 
 def create_user(session: Session, *, email: str, name: str, role: Role, password: str | None = None,
-                ward_codes: list[str] = (), municipality_code: str | None = None) -> User:
+                ward_codes: list[str] = (), municipality_code: str | None = None,
+                region_code: str | None = None) -> User:
     """Create (or update, by e-mail) a user with her wards or municipality."""
     email = email.strip().lower()
     if not EMAIL_RE.match(email):
@@ -29,8 +30,10 @@ def create_user(session: Session, *, email: str, name: str, role: Role, password
         raise InvalidInput(N_("En sundhedsrådgiver skal høre til en kommune"), field="municipality")
     if municipality_code and session.get(Municipality, municipality_code) is None:
         raise InvalidInput(N_("Ukendt kommune"), field="municipality")
+    if region_code and not session.exec(select(Municipality).where(Municipality.region_code == region_code)).first():
+        raise InvalidInput(N_("Ukendt region"), field="region")
     user = session.exec(select(User).where(User.email == email)).first() or User(email=email, name=name, role=role)
-    user.name, user.role, user.municipality_code = name, role, municipality_code
+    user.name, user.role, user.municipality_code, user.region_code = name, role, municipality_code, region_code
     if password:
         user.password_hash = generate_password_hash(password)
     session.add(user)

@@ -102,8 +102,10 @@ def setup_web(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .busy_feed import bp as busy_feed_bp
     from .calendar_feeds import bp as calendar_feeds_bp
+    from .catalogue import bp as catalogue_bp
     from .dashboard import bp as dashboard_bp
     from .meetings import bp as meetings_bp
+    from .recording import bp as recording_bp
 
     csrf.exempt(api)
     app.register_blueprint(auth_bp)
@@ -112,5 +114,7 @@ def setup_web(app: Flask) -> None:
     app.register_blueprint(answers_bp)
     app.register_blueprint(advisor_bp)
     app.register_blueprint(calendar_feeds_bp)
+    app.register_blueprint(recording_bp)
+    app.register_blueprint(catalogue_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(api)

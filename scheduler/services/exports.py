@@ -1,0 +1,291 @@
+"""Exports for evaluation: the row-level uptake log (one row per offer presented, pseudonymised)
+and aggregated statistics tables, as CSV, XLSX and JSON.
+
+The uptake log never holds names, CPR numbers, notes, e-mail addresses or phone numbers: the
+patient appears only as a keyed hash. Rows stream from a server-side cursor and are written
+in chunks, so an export of millions of rows runs in bounded memory.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy import create_engine, func
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, select
+
+from ..errors import N_, InvalidInput
+from ..models import Meeting, Municipality, Offer, OfferPresentation, Participant, ParticipantRole, Ward
+from .statistics import StatsRow, UptakeStatistics, check_period, period_bounds
+
+COLUMNS = ("meeting_date", "municipality_code", "municipality_name", "ward_code", "offer_code", "offer_category",
+           "response", "uptake_status", "started_on", "meeting_status", "meeting_outcome", "meeting_type",
+           "patient_key")
+MEETING_TYPE = "discharge"
+SEPARATORS = (";", ",")
+BATCH_ROWS = 1000
+CHUNK_BYTES = 64 * 1024
+XLSX_MAX_ROWS = 1_048_576  # per sheet, header included; more rows continue on the next sheet
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    media_type: str
+    extension: str
+
+
+FORMATS = {
+    "csv": ExportFormat("text/csv", "csv"),
+    "xlsx": ExportFormat("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "json": ExportFormat("application/json", "json"),
+}
+
+
+# ---- the pseudonymous patient key
+
+
+def export_key(*, configured: str, secret_key: str) -> bytes:
+    """The key of the patient hash: `statistics.export_key`, else one derived from the app's secret."""
+    if configured:
+        return configured.encode("utf-8")
+    return hmac.new(secret_key.encode("utf-8"), b"discharge-scheduler export key v1", hashlib.sha256).digest()
+
+
+def patient_key(key: bytes, *, cpr: str | None, meeting_uid: str) -> str:
+    """HMAC-SHA256 of the CPR number (else of the meeting): the same patient gets the same key in
+    every export made with the same key, and the key cannot be turned back into the CPR number."""
+    digits = "".join(c for c in cpr or "" if c.isdigit())
+    message = f"cpr:{digits}" if digits else f"meeting:{meeting_uid}"
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def neutralize(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+# ---- rows
+
+
+def _patient_cpr():  # type: ignore[no-untyped-def]
+    return (select(func.min(Participant.cpr))
+            .where(Participant.meeting_id == Meeting.id, Participant.role == ParticipantRole.patient,
+                   Participant.cpr.is_not(None))
+            .correlate(Meeting).scalar_subquery())
+
+
+def _uptake_query(*, start: date, end: date, municipality_codes: Sequence[str], zone: ZoneInfo):  # type: ignore[no-untyped-def]
+    check_period(start, end)
+    start_at, end_at = period_bounds(start, end, zone)
+    return (select(Meeting.start_at, Meeting.municipality_code, Municipality.name, Ward.code, Offer.code,
+                   Offer.category, OfferPresentation.response, OfferPresentation.uptake, OfferPresentation.started_on,
+                   Meeting.status, Meeting.outcome, Meeting.uid, _patient_cpr().label("cpr"))
+            .select_from(OfferPresentation)
+            .join(Meeting, Meeting.id == OfferPresentation.meeting_id)
+            .join(Offer, Offer.id == OfferPresentation.offer_id)
+            .join(Municipality, Municipality.code == Meeting.municipality_code)
+            .join(Ward, Ward.id == Meeting.ward_id)
+            .where(Meeting.start_at >= start_at, Meeting.start_at < end_at,
+                   Meeting.municipality_code.in_(tuple(municipality_codes))))
+
+
+def count_uptake_rows(session: Session, *, start: date, end: date, municipality_codes: Sequence[str],
+                      zone: ZoneInfo) -> int:
+    query = _uptake_query(start=start, end=end, municipality_codes=municipality_codes, zone=zone)
+    return session.exec(select(func.count()).select_from(query.with_only_columns(Meeting.id).subquery())).one()
+
+
+@contextmanager
+def _reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for one long read. The app's SQLite engine starts every transaction with BEGIN
+    IMMEDIATE (the write lock); a plain connection reads a WAL snapshot instead, so an export, however
+    long its download takes, never holds up bookings. PostgreSQL reads in an ordinary transaction."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        with engine.connect() as connection:
+            yield connection
+        return
+    reader = create_engine(engine.url, poolclass=NullPool, connect_args={"timeout": 30})
+    try:
+        with reader.connect() as connection:
+            yield connection
+    finally:
+        reader.dispose()
+
+
+def uptake_rows(engine: Engine, *, start: date, end: date, municipality_codes: Sequence[str], zone: ZoneInfo,
+                key: bytes) -> Iterator[tuple[object, ...]]:
+    """The uptake log, one tuple per offer presented (in COLUMNS order), streamed from the database.
+    The period is checked now; the rows are read as they are consumed."""
+    query = _uptake_query(start=start, end=end, municipality_codes=municipality_codes, zone=zone) \
+        .order_by(Meeting.start_at, Meeting.id, Offer.code)
+    return _stream(engine, query, zone=zone, key=key)
+
+
+def _stream(engine: Engine, query, *, zone: ZoneInfo, key: bytes) -> Iterator[tuple[object, ...]]:  # type: ignore[no-untyped-def]
+    with _reading(engine) as connection:
+        result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
+        for (start_at, municipality_code, municipality_name, ward_code, offer_code, category, response, uptake,
+             started_on, status, outcome, uid, cpr) in result:
+            yield (start_at.astimezone(zone).date(), municipality_code, municipality_name, ward_code, offer_code,
+                   category, response.value, uptake.value if uptake else None, started_on, status.value,
+                   outcome.value if outcome else None, MEETING_TYPE, patient_key(key, cpr=cpr, meeting_uid=uid))
+
+
+# ---- writers: each turns rows into byte chunks
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def csv_chunks(rows: Iterable[Sequence[object]], *, header: Sequence[str] = COLUMNS,
+               separator: str = ";") -> Iterator[bytes]:
+    """UTF-8 with a byte-order mark (Danish Excel then reads æøå), `;` unless asked for `,`."""
+    if separator not in SEPARATORS:
+        raise InvalidInput(N_("Skilletegnet skal være ; eller ,"), field="separator")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=separator)
+    buffer.write("\ufeff")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([neutralize(_text(value)) for value in row])
+        if buffer.tell() >= CHUNK_BYTES:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def json_chunks(rows: Iterable[Sequence[object]], *, header: Sequence[str] = COLUMNS) -> Iterator[bytes]:
+    """A JSON array of objects, written as it goes. Values are data, not spreadsheet cells: kept as they are."""
+    encode = json.JSONEncoder(ensure_ascii=False, default=_iso).encode
+    parts: list[str] = ["["]
+    size, separator = 1, "\n"
+    for row in rows:
+        text = separator + encode(dict(zip(header, row)))
+        parts.append(text)
+        size += len(text)
+        separator = ",\n"
+        if size >= CHUNK_BYTES:
+            yield "".join(parts).encode("utf-8")
+            parts, size = [], 0
+    parts.append("\n]\n")
+    yield "".join(parts).encode("utf-8")
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _xlsx_value(value: object) -> object:
+    if isinstance(value, str):
+        return neutralize(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return value
+
+
+def xlsx_chunks(rows: Iterable[Sequence[object]], *, header: Sequence[str] = COLUMNS,
+                sheet_title: str = "uptake") -> Iterator[bytes]:
+    """An .xlsx workbook (openpyxl write-only: rows go to a temporary file, not memory). A zip is only
+    complete at the end, so the chunks come once every row is written."""
+    workbook = Workbook(write_only=True)
+    sheet, count, number = None, XLSX_MAX_ROWS, 0
+    for row in rows:
+        if count >= XLSX_MAX_ROWS:
+            number += 1
+            sheet = workbook.create_sheet(sheet_title if number == 1 else f"{sheet_title} {number}")
+            sheet.append(list(header))
+            count = 1
+        sheet.append([_xlsx_value(v) for v in row])  # type: ignore[union-attr]
+        count += 1
+    if sheet is None:
+        workbook.create_sheet(sheet_title).append(list(header))
+    with tempfile.TemporaryFile() as spool:
+        workbook.save(spool)
+        spool.seek(0)
+        while chunk := spool.read(CHUNK_BYTES):
+            yield chunk
+
+
+def export_chunks(rows: Iterable[Sequence[object]], *, fmt: str, separator: str = ";",
+                  header: Sequence[str] = COLUMNS) -> Iterator[bytes]:
+    if fmt == "csv":
+        return csv_chunks(rows, header=header, separator=separator)
+    if fmt == "xlsx":
+        return xlsx_chunks(rows, header=header)
+    if fmt == "json":
+        return json_chunks(rows, header=header)
+    raise InvalidInput(N_("Ukendt format; brug csv, xlsx eller json"), field="format")
+
+
+def check_format(fmt: str, separator: str = ";") -> ExportFormat:
+    """Fail before any row is read (a streamed response cannot turn into an error page halfway)."""
+    if fmt not in FORMATS:
+        raise InvalidInput(N_("Ukendt format; brug csv, xlsx eller json"), field="format")
+    if separator not in SEPARATORS:
+        raise InvalidInput(N_("Skilletegnet skal være ; eller ,"), field="separator")
+    return FORMATS[fmt]
+
+
+def export_filename(*, prefix: str, start: date, end: date, fmt: str) -> str:
+    return f"{prefix}-{start.isoformat()}-{end.isoformat()}.{FORMATS[fmt].extension}"
+
+
+def counted(rows: Iterable[tuple[object, ...]], on_rows: Callable[[int], None],
+            every: int = BATCH_ROWS) -> Iterator[tuple[object, ...]]:
+    """Pass rows through, telling `on_rows` how many went by every so often (progress bars)."""
+    passed = 0
+    for row in rows:
+        yield row
+        passed += 1
+        if passed == every:
+            on_rows(passed)
+            passed = 0
+    if passed:
+        on_rows(passed)
+
+
+# ---- aggregated tables
+
+
+def statistics_rows(stats: UptakeStatistics, *, group_by: str, labels: dict[str, str], suppressed_text: str,
+                    row_label: Callable[[StatsRow], str] = lambda row: row.label,
+                    ) -> tuple[list[str], list[list[object]]]:
+    """Header and rows of one grouping's table plus its total, suppressed cells as `suppressed_text`."""
+    columns = stats.columns(group_by)
+    header = [labels.get("key", "key"), labels.get("label", "label"), *(labels.get(c, c) for c in columns)]
+    rows: list[list[object]] = []
+    for row in stats.tables[group_by]:
+        rows.append([row.key, row_label(row), *_cells(row, columns, suppressed_text)])
+    rows.append(["", labels.get("total", "total"), *_cells(stats.total, columns, suppressed_text)])
+    return header, rows
+
+
+def _cells(row: StatsRow, columns: Sequence[str], suppressed_text: str) -> list[object]:
+    return [suppressed_text if row.cells[c].is_suppressed else
+            ("" if row.cells[c].value is None else _rounded(row.cells[c].value)) for c in columns]
+
+
+def _rounded(value: int | float | None) -> object:
+    return round(value, 4) if isinstance(value, float) else value

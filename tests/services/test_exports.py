@@ -1,0 +1,254 @@
+"""The uptake log export: contents and formats (CSV with ; and BOM, XLSX parsed back, JSON), formula
+neutralisation, no personal data, a stable pseudonymous key, and streaming in bounded memory."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+import tracemalloc
+import zipfile
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import insert
+from sqlmodel import select
+
+from scheduler.errors import InvalidInput
+from scheduler.models import (AnswerStatus, Hospital, Meeting, MeetingStatus, Offer, OfferPresentation,
+                              OfferResponse, Participant, ParticipantRole, Role, UptakeStatus, User, VideoStatus,
+                              Ward)
+from scheduler.services import exports
+from scheduler.services.exports import COLUMNS, export_chunks, uptake_rows
+
+from ..uptake_data import NOTE, PATIENT_EMAIL, PATIENT_NAME, PATIENT_PHONE, PERIOD, SPECS, ZONE, build, cpr_of
+
+KEY = exports.export_key(configured="evaluation-key-2026", secret_key="unused")
+
+
+@pytest.fixture
+def world(session, factory):
+    world = build(session, factory)
+    session.commit()
+    return world
+
+
+def rows(engine, key=KEY, codes=("0540", "0306"), start=PERIOD[0], end=PERIOD[1]):
+    return uptake_rows(engine, start=start, end=end, municipality_codes=list(codes), zone=ZONE, key=key)
+
+
+def export(engine, fmt, key=KEY, **options) -> bytes:
+    return b"".join(export_chunks(rows(engine, key), fmt=fmt, **options))
+
+
+def read_csv(data: bytes, delimiter=";") -> list[dict[str, str]]:
+    assert data.startswith(b"\xef\xbb\xbf"), "no byte-order mark: Danish Excel would garble æøå"
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=delimiter))
+
+
+def test_csv_has_one_row_per_offer_presented_in_the_period(engine, world):
+    data = export(engine, "csv")
+    assert data.decode("utf-8-sig").splitlines()[0].split(";") == list(COLUMNS)
+    table = read_csv(data)
+    assert len(table) == 36  # the offers presented at meetings from 1 Sep to 30 Nov in 0540 and 0306
+    first = table[0]  # S1, 00:30 local on 1 September: the local date, not the UTC one
+    assert {k: first[k] for k in COLUMNS if k != "patient_key"} == {
+        "meeting_date": "2026-09-01", "municipality_code": "0540", "municipality_name": "Sønderborg",
+        "ward_code": "ONK", "offer_code": "GENOP", "offer_category": "genoptraening", "response": "accepted",
+        "uptake_status": "started", "started_on": "2026-09-15", "meeting_status": "held", "meeting_outcome": "",
+        "meeting_type": "discharge"}
+    assert len(first["patient_key"]) == 32 and int(first["patient_key"], 16) >= 0
+    assert [r["meeting_date"] for r in table] == sorted(r["meeting_date"] for r in table)
+    assert {r["meeting_date"] for r in table} >= {"2026-10-31", "2026-11-01", "2026-11-30"}
+    assert "2026-08-31" not in {r["meeting_date"] for r in table}  # X1
+    assert "0151" not in {r["municipality_code"] for r in table}  # X3
+    declined = [r for r in table if r["offer_code"] == "PSYK" and r["response"] == "declined"]
+    assert declined[0]["uptake_status"] == "started"  # the log shows what was recorded, as it was
+    odsherred = [r for r in table if r["municipality_code"] == "0306"]
+    assert len(odsherred) == 8 and {r["municipality_name"] for r in odsherred} == {"Odsherred"}
+    by_response = {}
+    for r in table:
+        by_response[r["response"]] = by_response.get(r["response"], 0) + 1
+    assert by_response == {"accepted": 20, "declined": 8, "considering": 2, "referred": 6}
+
+    comma = read_csv(export(engine, "csv", separator=","), delimiter=",")
+    assert comma == table
+    with pytest.raises(InvalidInput):
+        exports.check_format("csv", "|")
+    with pytest.raises(InvalidInput):
+        exports.check_format("pdf")
+
+
+def test_xlsx_and_json_hold_the_same_rows(engine, world):
+    table = read_csv(export(engine, "csv"))
+    workbook = load_workbook(io.BytesIO(export(engine, "xlsx")), read_only=True)
+    sheet = workbook["uptake"]
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0] == COLUMNS and len(values) == 37
+    first = dict(zip(COLUMNS, values[1]))
+    assert first["meeting_date"].date() == date(2026, 9, 1)  # a real date cell, not text
+    assert first["offer_code"] == "GENOP" and first["municipality_name"] == "Sønderborg"
+    assert [v[COLUMNS.index("patient_key")] for v in values[1:]] == [r["patient_key"] for r in table]
+    workbook.close()
+
+    parsed = json.loads(export(engine, "json"))
+    assert len(parsed) == 36 and set(parsed[0]) == set(COLUMNS)
+    assert parsed[0]["meeting_date"] == "2026-09-01" and parsed[0]["meeting_outcome"] is None
+    assert [r["patient_key"] for r in parsed] == [r["patient_key"] for r in table]
+    assert json.loads(b"".join(exports.json_chunks([]))) == []
+    empty = load_workbook(io.BytesIO(b"".join(exports.xlsx_chunks([]))), read_only=True)
+    assert list(empty["uptake"].iter_rows(values_only=True)) == [COLUMNS]
+
+
+def test_cells_a_spreadsheet_would_run_are_neutralised(engine, session, factory, world):
+    ward = factory.ward(code="@WARD")
+    offer = Offer(municipality_code="0540", code="=HYPERLINK(\"x\")", name="Formel", category="+cat")
+    session.add(offer)
+    advisor = factory.advisor("0540")
+    meeting = factory.meeting(advisor, datetime(2026, 10, 14, 9, tzinfo=UTC), status=MeetingStatus.held, ward=ward)
+    session.add(OfferPresentation(meeting_id=meeting.id, offer_id=offer.id, response=OfferResponse.declined))
+    session.commit()
+
+    row = next(r for r in read_csv(export(engine, "csv")) if r["ward_code"].endswith("WARD"))
+    assert (row["ward_code"], row["offer_code"], row["offer_category"]) == (
+        "'@WARD", "'=HYPERLINK(\"x\")", "'+cat")
+    sheet = load_workbook(io.BytesIO(export(engine, "xlsx")))["uptake"]  # full mode: cell types visible
+    cells = next(r for r in sheet.iter_rows(min_row=2) if str(r[3].value).endswith("WARD"))
+    assert cells[4].value == "'=HYPERLINK(\"x\")" and cells[4].data_type == "s"  # text, not a formula
+    assert cells[3].value == "'@WARD"
+    for value, expected in [("-1", "'-1"), ("\tx", "'\tx"), ("a=b", "a=b"), ("", ""), (5, 5)]:
+        assert exports.neutralize(value) == expected
+
+
+def test_no_personal_data_in_any_format(engine, session, world):
+    names = {u.name for u in session.exec(select(User))}
+    forbidden = {PATIENT_NAME, PATIENT_EMAIL, PATIENT_PHONE, NOTE, *names,
+                 *(m.uid for m in world.meetings.values())}
+    for spec in SPECS:
+        cpr = cpr_of(spec.name)
+        if cpr:
+            forbidden |= {cpr, f"{cpr[:6]}-{cpr[6:]}"}
+    for fmt in ("csv", "json", "xlsx"):
+        data = export(engine, fmt)
+        if fmt == "xlsx":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                text = "".join(archive.read(n).decode("utf-8") for n in archive.namelist())
+        else:
+            text = data.decode("utf-8-sig")
+        leaked = {value for value in forbidden if value in text}
+        assert not leaked, f"{fmt} export holds {leaked}"
+
+
+def test_the_patient_key_is_stable_per_key_and_patient_and_not_the_plain_hash(engine, world):
+    first = read_csv(export(engine, "csv"))
+    again = read_csv(export(engine, "csv"))
+    other = read_csv(export(engine, "csv", key=exports.export_key(configured="another-key", secret_key="x")))
+    assert [r["patient_key"] for r in first] == [r["patient_key"] for r in again]
+    assert not {r["patient_key"] for r in first} & {r["patient_key"] for r in other}
+
+    def keys_of(meeting_name):
+        date_of = world.meetings[meeting_name].start_at.astimezone(ZONE).date().isoformat()
+        return {r["patient_key"] for r in first if r["meeting_date"] == date_of}
+
+    assert keys_of("S1") == keys_of("N1")  # the same patient (same CPR) at two meetings
+    assert keys_of("S1") != keys_of("S2")
+    assert len(keys_of("S6")) == 1 and keys_of("S6") != keys_of("S5")  # no CPR: keyed by the meeting
+    cpr = cpr_of("S1")
+    assert keys_of("S1") == {exports.patient_key(KEY, cpr=f"{cpr[:6]}-{cpr[6:]}", meeting_uid="whatever")}
+    assert exports.patient_key(KEY, cpr=cpr, meeting_uid="u") not in (
+        hashlib.sha256(cpr.encode()).hexdigest()[:32], hashlib.sha256(f"cpr:{cpr}".encode()).hexdigest()[:32])
+
+    derived = exports.export_key(configured="", secret_key="app-secret")
+    assert derived == exports.export_key(configured="", secret_key="app-secret")
+    assert derived != exports.export_key(configured="", secret_key="other-secret") != b"app-secret"
+    assert exports.export_key(configured="k", secret_key="app-secret") == b"k"
+
+
+def test_the_period_is_checked_before_any_row_is_read(engine):
+    with pytest.raises(InvalidInput):
+        rows(engine, start=date(2026, 12, 1), end=date(2026, 11, 1))
+
+
+def test_reading_an_export_does_not_hold_the_sqlite_write_lock(engine, world, database_url):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never block writers")
+    stream = rows(engine)
+    assert next(stream)  # the export is reading, half-way
+    writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=1)
+    writer.execute("BEGIN IMMEDIATE")  # would wait, then fail, if the export held the lock
+    writer.execute("UPDATE municipality SET name = name WHERE code = '0540'")
+    writer.commit()
+    writer.close()
+    assert len(list(stream)) == 35
+    stream.close()
+
+
+def _bulk(session, meetings: int, offers_per_meeting: int) -> None:
+    """Many meetings with offers and patients, inserted in batches with SQLAlchemy core (executemany)."""
+    hospital = Hospital(name="Bulksygehus")
+    session.add(hospital)
+    session.flush()
+    ward = Ward(code="BULK", name="Bulk", hospital_id=hospital.id)
+    user = User(email="bulk@example.org", name="Bulk", role=Role.advisor, municipality_code="0540")
+    session.add_all([ward, user])
+    session.flush()
+    offers = [Offer(municipality_code="0540", code=f"B{i}", name=f"Tilbud {i}", category="genoptraening")
+              for i in range(offers_per_meeting)]
+    session.add_all(offers)
+    session.flush()
+    start = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    connection = session.connection()
+    first_id = 1_000_000
+    for batch in range(0, meetings, 2000):
+        ids = range(batch, min(batch + 2000, meetings))
+        connection.execute(insert(Meeting), [{
+            "id": first_id + i, "uid": f"bulk-{i}", "status": MeetingStatus.held,
+            "start_at": start + timedelta(minutes=20 * i), "end_at": start + timedelta(minutes=20 * i + 45),
+            "municipality_code": "0540", "ward_id": ward.id, "advisor_id": user.id, "booked_by_id": user.id,
+            "video_provider": "jitsi", "video_status": VideoStatus.ready} for i in ids])
+        connection.execute(insert(Participant), [{
+            "meeting_id": first_id + i, "role": ParticipantRole.patient, "name": "Bulk Patient",
+            "cpr": f"{i % 10**10:010d}", "status": AnswerStatus.accepted} for i in ids])
+        connection.execute(insert(OfferPresentation), [{
+            "meeting_id": first_id + i, "offer_id": o.id, "response": OfferResponse.accepted,
+            "uptake": UptakeStatus.started} for i in ids for o in offers])
+    session.commit()
+
+
+def test_a_large_export_streams_in_bounded_memory(engine, session):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the large data set runs on SQLite only (speed); PostgreSQL uses a server-side cursor")
+    _bulk(session, meetings=10_000, offers_per_meeting=5)  # 50,000 rows
+    session.close()
+    tracemalloc.start()
+    try:
+        size = lines = 0
+        for chunk in export_chunks(rows(engine, start=date(2026, 1, 1), end=date(2026, 12, 31)), fmt="csv"):
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert lines == 50_001
+    assert size > 5_000_000  # the whole export is several megabytes ...
+    assert peak < 5_000_000, f"peak {peak / 1e6:.1f} MB"  # ... but never held at once
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_text_formats_write_chunks_while_rows_still_arrive(fmt):
+    consumed = 0
+
+    def generated():
+        nonlocal consumed
+        for i in range(20_000):
+            consumed += 1
+            yield (date(2026, 1, 1), "0540", "Sønderborg", "W", f"O{i}", "genoptraening", "accepted", None, None,
+                   "held", None, "discharge", f"{i:032x}")
+
+    chunks = export_chunks(generated(), fmt=fmt)
+    first = next(chunks)
+    assert 0 < len(first) < 2 * exports.CHUNK_BYTES and consumed < 2_000
+    rest = b"".join(chunks)
+    assert consumed == 20_000 and (first + rest).count(b"\n") >= 20_000
