@@ -49,12 +49,13 @@ def demo_data_command() -> None:
 @click.option("--name", required=True)
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--ward", "wards", multiple=True, help="Ward code (secretaries; may repeat).")
-@click.option("--municipality", help="Municipality code (advisors).")
+@click.option("--municipality", help="Municipality code (advisors; a coordinator of one municipality).")
+@click.option("--region", help="Region code, e.g. DK-83 (a coordinator of a whole region).")
 @click.option("--password", help="Password for logging in to the web app.")
 @click.option("--api-token", is_flag=True, help="Print a new API token as the last line.")
 @with_appcontext
 def create_user_command(email: str, name: str, role: str, wards: tuple[str, ...], municipality: str | None,
-                        password: str | None, api_token: bool) -> None:
+                        region: str | None, password: str | None, api_token: bool) -> None:
     """Create or update a user."""
     from .services.users import create_user, issue_api_token
 
@@ -62,7 +63,7 @@ def create_user_command(email: str, name: str, role: str, wards: tuple[str, ...]
     with new_session(services.engine) as session:
         try:
             user = create_user(session, email=email, name=name, role=Role(role), password=password,
-                               ward_codes=list(wards), municipality_code=municipality)
+                               ward_codes=list(wards), municipality_code=municipality, region_code=region)
         except DomainError as exc:
             _fail(exc)
         token = issue_api_token(session, user=user, now=services.clock()) if api_token else None
