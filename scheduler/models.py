@@ -164,7 +164,11 @@ class ApiToken(SQLModel, table=True):
 
 
 class Meeting(SQLModel, table=True):
-    __table_args__ = (Index("ix_meeting_advisor_start", "advisor_id", "start_at"),)
+    __table_args__ = (
+        Index("ix_meeting_advisor_start", "advisor_id", "start_at"),
+        # statistics: meetings of a period, read from the index alone
+        Index("ix_meeting_stats", "start_at", "municipality_code", "status", "outcome"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(max_length=100, unique=True)
@@ -325,7 +329,10 @@ class Offer(SQLModel, table=True):
 class OfferPresentation(SQLModel, table=True):
     """An offer presented in a meeting, the patient's response, and later whether she started it."""
 
-    __table_args__ = (UniqueConstraint("meeting_id", "offer_id"),)
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "offer_id"),
+        Index("ix_offerpresentation_stats", "meeting_id", "offer_id", "response", "uptake"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     meeting_id: int = Field(foreign_key="meeting.id", index=True)

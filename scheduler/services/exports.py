@@ -14,20 +14,19 @@ import io
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import create_engine, func
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ..errors import N_, InvalidInput
 from ..models import Meeting, Municipality, Offer, OfferPresentation, Participant, ParticipantRole, Ward
+from .reading import reading_connection
 from .statistics import StatsRow, UptakeStatistics, check_period, period_bounds
 
 COLUMNS = ("meeting_date", "municipality_code", "municipality_name", "ward_code", "offer_code", "offer_category",
@@ -110,24 +109,6 @@ def count_uptake_rows(session: Session, *, start: date, end: date, municipality_
     return session.exec(select(func.count()).select_from(query.with_only_columns(Meeting.id).subquery())).one()
 
 
-@contextmanager
-def _reading(engine: Engine) -> Iterator[Connection]:
-    """A connection for one long read. The app's SQLite engine starts every transaction with BEGIN
-    IMMEDIATE (the write lock); a plain connection reads a WAL snapshot instead, so an export, however
-    long its download takes, never holds up bookings. PostgreSQL reads in an ordinary transaction."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        with engine.connect() as connection:
-            yield connection
-        return
-    reader = create_engine(engine.url, poolclass=NullPool, connect_args={"timeout": 30})
-    try:
-        with reader.connect() as connection:
-            yield connection
-    finally:
-        reader.dispose()
-
-
 def uptake_rows(engine: Engine, *, start: date, end: date, municipality_codes: Sequence[str], zone: ZoneInfo,
                 key: bytes) -> Iterator[tuple[object, ...]]:
     """The uptake log, one tuple per offer presented (in COLUMNS order), streamed from the database.
@@ -138,7 +119,7 @@ def uptake_rows(engine: Engine, *, start: date, end: date, municipality_codes: S
 
 
 def _stream(engine: Engine, query, *, zone: ZoneInfo, key: bytes) -> Iterator[tuple[object, ...]]:  # type: ignore[no-untyped-def]
-    with _reading(engine) as connection:
+    with reading_connection(engine) as connection:
         result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
         for (start_at, municipality_code, municipality_name, ward_code, offer_code, category, response, uptake,
              started_on, status, outcome, uid, cpr) in result:

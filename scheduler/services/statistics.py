@@ -1,10 +1,11 @@
 """Uptake statistics for coordinators: meetings, offers presented, responses and uptake per offer,
 category, municipality and month, with small counts suppressed.
 
-The database does the counting (GROUP BY offer x municipality x local month); Python only adds
-up those few aggregated rows into the four published tables and the total. The four tables
-are suppressed together, as one system of sums, so that fetching one grouping after another
-for the same filter never gives away a hidden count.
+The database does the counting (GROUP BY offer, response and uptake; local month, response and
+uptake; municipality, local month, status and outcome); Python only adds up those aggregated
+rows into the four published tables and the total. The four tables are suppressed together, as
+one system of sums, so that fetching one grouping after another for the same filter never gives
+away a hidden count.
 """
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ from sqlmodel import Session, select
 from ..errors import N_, Forbidden, InvalidInput
 from ..models import (Meeting, MeetingOutcome, MeetingStatus, Municipality, Offer, OfferPresentation,
                       OfferResponse, Role, UptakeStatus, User)
+from .offers import CATEGORIES
 from .suppression import Sum, minimal_patterns, suppress
 from .timeutil import day_start_utc
 
 GROUPINGS = ("offer", "category", "municipality", "month")
-MAX_MONTHS = 120  # one CASE branch per month; ten years is more than any evaluation needs
-PARTNERS = 15  # offers tried per kind of partner when protecting a count (the likely cheapest first)
+MAX_MONTHS = 120  # ten years is more than any evaluation needs, and keeps the month CASE small
+PARTNERS = 8  # offers tried per kind of partner when protecting a count (the likely cheapest first)
 
 MEETING_COUNTS = ("booked", "held", "no_show", "cancelled", "unrecorded")
 RESPONSE_COUNTS = ("presented", "accepted", "declined", "considering", "referred")
@@ -240,13 +242,17 @@ def uptake_statistics(session: Session, *, start: date, end: date, municipality_
         ids = {offer_id for offer_id, *_ in per_offer}
         offers = {o.id: o for o in session.exec(select(Offer).where(Offer.id.in_(ids)))} if ids else {}
         for offer_id, response, uptake, n in per_offer:
-            offer = offers[offer_id]
-            # An offer counts for its own municipality (recording keeps offers to the patient's
-            # municipality), so a municipality's offer figures are the sum of its offers' rows.
-            for key in (("offer", _offer_key(offer)), ("category", offer.category),
-                        ("municipality", offer.municipality_code), ("total", "")):
-                for name in offer_figures(response, uptake):
-                    counts[key][name] += n
+            row = counts["offer", _offer_key(offers[offer_id])]
+            for name in offer_figures(response, uptake):
+                row[name] += n
+        # An offer counts for its own municipality (recording keeps offers to the patient's
+        # municipality), so a municipality's offer figures are the sum of its offers' rows.
+        for offer in offers.values():
+            row = counts["offer", _offer_key(offer)]
+            for key in (("category", offer.category), ("municipality", offer.municipality_code), ("total", "")):
+                target = counts[key]
+                for name in OFFER_COUNTS:
+                    target[name] += row[name]
 
         by_month = select(month_index(Meeting.start_at, months, zone).label("month"), OfferPresentation.response,
                           OfferPresentation.uptake).join(Meeting, Meeting.id == OfferPresentation.meeting_id) \
@@ -302,8 +308,10 @@ class _Shape:
                     if table in ("offer", "category") and total == "booked":
                         continue
                     sums.append(Sum((table, key, total), tuple((table, key, p) for p in parts)))
-        for table in ("offer", "category", "municipality", "month"):
-            names = OFFER_COUNTS if table in ("offer", "category") else COUNTS
+        # The total over the offers, and over the municipalities' offer figures, follow from the sums
+        # below (offers add up to categories and municipalities, categories to the total); left out,
+        # they would only make the exact check slower.
+        for table, names in (("category", OFFER_COUNTS), ("municipality", MEETING_COUNTS), ("month", COUNTS)):
             for name in names:
                 sums.append(Sum(("total", "", name), tuple((table, key, name) for key in self.rows_of[table])))
         for name in OFFER_COUNTS:
@@ -331,18 +339,22 @@ class _Shape:
                 up = down = True
                 for metric, change in patterns[index].items():
                     c = (t, k, metric)
-                    if c not in hidden and c not in primary:
-                        new, zeros, count = new + 1, zeros + (values[c] == 0), count + values[c]
+                    if c not in hidden and c not in primary:  # a hidden total weighs double: it is read most
+                        new, zeros, count = new + 1 + (t == "total"), zeros + (values[c] == 0), count + values[c]
                     if values[c] < 1:  # a zero can only go up
                         up, down = up and sign * change > 0, down and sign * change < 0
                 found = row_costs[t, k, index, sign] = (new, zeros, count, up, down)
             return found
 
         # Fewest cells newly hidden, then fewest zeros among them (a hidden zero next to a 1 only
-        # leaves "0 or 1"), then the smallest values (least information lost).
+        # leaves "0 or 1"), then the smallest values (least information lost). The cell's own row is
+        # in every candidate, so a pattern costing more there than the best so far is skipped.
+        own = [row_cost(table, key, index, 1)[:3] for index in range(len(patterns))]
         best, best_cost = None, None
         for rows in self._row_sets(table, key, is_meeting):
             for index in range(len(patterns)):
+                if best_cost is not None and own[index] >= best_cost:
+                    continue
                 new = zeros = count = 0
                 up = down = True
                 for t, k, sign in rows:
@@ -449,7 +461,7 @@ def _publish(counts: dict[tuple[str, str], dict[str, int]], *, start: date, end:
                   for key, o in sorted(offers.items(), key=lambda item: (item[1].municipality_code, item[1].code))]
     tables = {
         "offer": offer_rows,
-        "category": [row("category", c, c) for c in sorted({o.category for o in offers.values()})],
+        "category": [row("category", c, CATEGORIES.get(c, c)) for c in sorted({o.category for o in offers.values()})],
         "municipality": [row("municipality", code, names.get(code, code)) for code in municipalities],
         "month": [row("month", m, m) for m in months],
     }

@@ -16,7 +16,7 @@ from ..errors import N_, DomainError, InvalidInput
 from ..models import Role, User
 from ..schemas import within_years
 from ..services import exports, statistics
-from ..services.offers import CATEGORIES
+from ..services.reading import reading_session
 from ..services.statistics import GROUPING_LABELS, LABELS, StatsRow, UptakeStatistics
 from .context import db, now, services
 
@@ -69,9 +69,11 @@ def read_group_by(args: MultiDict, default: str = "offer") -> str:
 
 def compute(selection: StatsFilter) -> UptakeStatistics:
     config = services().config
-    return statistics.uptake_statistics(db(), start=selection.start, end=selection.end,
-                                        municipality_codes=selection.municipality_codes, zone=config.zone,
-                                        threshold=config.statistics.suppression_threshold)
+    db().commit()  # end the request's own transaction (on SQLite: the write lock) before the long read
+    with reading_session(services().engine) as session:
+        return statistics.uptake_statistics(session, start=selection.start, end=selection.end,
+                                            municipality_codes=selection.municipality_codes, zone=config.zone,
+                                            threshold=config.statistics.suppression_threshold)
 
 
 def app_export_key() -> bytes:
@@ -110,7 +112,7 @@ def row_label(group_by: str, row: StatsRow) -> str:
     if group_by == "offer":
         return f"{row.label} ({row.details['municipality_code']})"
     if group_by == "category":
-        return gettext(CATEGORIES[row.key]) if row.key in CATEGORIES else row.key
+        return gettext(row.label)  # the category's Danish name, a message id
     return row.label
 
 
@@ -212,7 +214,7 @@ def index():  # type: ignore[no-untyped-def]
     return render_template("dashboard/index.html", scope=scope, form=form, errors={}, message=None, stats=stats,
                            group_by=group_by, rows=rows, charts=charts, sections=sections, labels=LABELS,
                            grouping_labels=GROUPING_LABELS, cell_text=cell_text,
-                           suppressed=suppressed_text(threshold), selected=set(selection.municipality_codes))
+                           suppressed=suppressed_text(threshold))
 
 
 @bp.get("/dashboard/uptake.<fmt>")
