@@ -54,8 +54,8 @@ def setup_web(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
-        if request.path.startswith(("/meetings", "/api/v1/meetings")):
-            response.headers["Cache-Control"] = "no-store"
+        if not request.path.startswith("/static/"):  # pages and API answers may hold personal data
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.errorhandler(DomainError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -15,6 +15,7 @@ from ..models import Role
 from ..schemas import parse_input
 from ..services import advisors, answers, calendar_feeds
 from .context import booking_context, db, now, services
+from .guards import only_for
 
 bp = Blueprint("advisor", __name__, url_prefix="/advisor")
 
@@ -22,19 +23,7 @@ WEEKDAY_LABELS = (N_("Mandag"), N_("Tirsdag"), N_("Onsdag"), N_("Torsdag"), N_("
                   N_("Søndag"))
 
 
-@bp.before_request
-def advisors_only():  # type: ignore[no-untyped-def]
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if current_user.role != Role.advisor:
-        abort(403)
-    return None
-
-
-@bp.after_request
-def private(response):  # type: ignore[no-untyped-def]
-    response.headers["Cache-Control"] = "no-store"
-    return response
+only_for(bp, Role.advisor)
 
 
 # ---- inbox and meetings

@@ -17,8 +17,7 @@ bp = Blueprint("answers", __name__)
 
 
 @bp.after_request
-def private(response):  # type: ignore[no-untyped-def]
-    response.headers["Cache-Control"] = "no-store"
+def not_for_search_engines(response):  # type: ignore[no-untyped-def]
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

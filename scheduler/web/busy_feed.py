@@ -1,23 +1,20 @@
 """The advisor's own busy calendar: register, change or remove its address, fetch it now, see its state."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from ..errors import DomainError
 from ..models import BusyFeed, Role
 from ..services import busy_feeds
 from .context import db, now, services
+from .guards import only_for
 
 bp = Blueprint("busy_feed", __name__, url_prefix="/advisor/busy-feed")
 
 
-@bp.before_request
-@login_required
-def advisors_only():  # type: ignore[no-untyped-def]
-    if current_user.role != Role.advisor:
-        abort(403)
+only_for(bp, Role.advisor)
 
 
 @bp.route("", methods=["GET", "POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -13,6 +13,7 @@ from ..models import Municipality, Offer, Role
 from ..schemas import OfferIn, parse_input
 from ..services import offers as catalogue
 from .context import db, now, services
+from .guards import only_for
 
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
 
@@ -24,13 +25,7 @@ FIELD_LABELS = {
 MIMETYPES = {"csv": "text/csv; charset=utf-8", "toml": "application/toml; charset=utf-8"}
 
 
-@bp.before_request
-def maintainers_only():  # type: ignore[no-untyped-def]
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if current_user.role not in (Role.admin, Role.coordinator):
-        abort(403)
-    return None
+only_for(bp, Role.admin, Role.coordinator)
 
 
 def _municipality(code: str) -> Municipality:

@@ -19,6 +19,7 @@ from ..services import exports, statistics
 from ..services.reading import reading_session
 from ..services.statistics import GROUPING_LABELS, LABELS, StatsRow, UptakeStatistics
 from .context import db, now, services
+from .guards import only_for
 
 bp = Blueprint("dashboard", __name__)
 log = logging.getLogger(__name__)
@@ -170,19 +171,7 @@ TABLE_SECTIONS = (
 )
 
 
-@bp.before_request
-def coordinators_only():  # type: ignore[no-untyped-def]
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if current_user.role not in STATISTICS_ROLES:
-        abort(403)
-    return None
-
-
-@bp.after_request
-def private(response):  # type: ignore[no-untyped-def]
-    response.headers["Cache-Control"] = "no-store"
-    return response
+only_for(bp, *STATISTICS_ROLES)
 
 
 @bp.get("/dashboard")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -17,24 +17,13 @@ from ..services.access import meeting_for
 from ..services.booking import participants_of
 from ..services.users import users_by_id
 from .context import booking_context, db, now, services
+from .guards import only_for
 
 bp = Blueprint("recording", __name__, url_prefix="/advisor")
 NEXT_PAGES = ("followups", "record")
 
 
-@bp.before_request
-def recorders_only():  # type: ignore[no-untyped-def]
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if current_user.role not in (Role.advisor, Role.admin):
-        abort(403)
-    return None
-
-
-@bp.after_request
-def private(response):  # type: ignore[no-untyped-def]
-    response.headers["Cache-Control"] = "no-store"
-    return response
+only_for(bp, Role.advisor, Role.admin)
 
 
 def _advisor_only() -> None:
