@@ -36,9 +36,16 @@ def demo_data_command() -> None:
     """Load demo hospitals, wards, users and advisors (safe to run again)."""
     from .services.demo import DEMO_PASSWORD, load_demo_data
 
-    with new_session(_services().engine) as session:
+    from .services.demo_history import load_demo_history
+
+    services = _services()
+    with new_session(services.engine) as session:
         logins = load_demo_data(session)
+        past = load_demo_history(session, now=services.clock(), zone=services.config.zone,
+                                 followup_days=services.config.offers.followup_days)
         session.commit()
+    if past:
+        click.echo(f"{past} past demo meetings with recorded offers added for the dashboard.")
     click.echo(f"Demo data loaded. Log in at {_services().config.app.base_url} with password {DEMO_PASSWORD}:")
     for email, role in logins:
         click.echo(f"  {role:<12} {email}")

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel, func, select
 
 from scheduler.db import make_engine, new_session
-from scheduler.models import Role, User, Ward, WorkingHours
+from scheduler.models import OfferPresentation, Participant, Role, User, Ward, WorkingHours
 from scheduler.services.users import user_for_token
 
 
@@ -34,13 +34,17 @@ def test_init_db_demo_data_and_create_user(tmp_path, now):
     assert "sekretaer.sonderborg@demo.example" in first.stdout and "demo1234" in first.stdout
     with new_session(engine) as session:
         counts = (session.exec(select(func.count()).select_from(User)).one(),
-                  session.exec(select(func.count()).select_from(WorkingHours)).one())
+                  session.exec(select(func.count()).select_from(WorkingHours)).one(),
+                  session.exec(select(func.count()).select_from(OfferPresentation)).one())
+        assert counts[2] > 100  # half a year of past meetings with offers, for the dashboard
+        assert not session.exec(select(Participant).where(Participant.cpr.is_not(None))).first()
         municipalities = {u.municipality_code for u in session.exec(select(User).where(User.role == Role.advisor))}
     assert {"0540", "0306", "0151", "0849", "0101"} <= municipalities
     assert cli(tmp_path, url, "demo-data").returncode == 0
     with new_session(engine) as session:  # idempotent: nothing duplicated
         assert (session.exec(select(func.count()).select_from(User)).one(),
-                session.exec(select(func.count()).select_from(WorkingHours)).one()) == counts
+                session.exec(select(func.count()).select_from(WorkingHours)).one(),
+                session.exec(select(func.count()).select_from(OfferPresentation)).one()) == counts
 
     result = cli(tmp_path, url, "create-user", "--email", "Ny@Hospital.example", "--name", "Ny Sekretær",
                  "--role", "secretary", "--ward", "SHS-MED", "--password", "pw12345678", "--api-token")
