@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CLI := $(BIN)/discharge-scheduler
 
-.PHONY: run test install install-test postgres clean
+.PHONY: run test install install-test translations postgres clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,31 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# Compiled catalogues (.mo) are not committed: they are built from the .po files here,
+# after the venv (and so pybabel) exists, so `make run` and `make test` always use current ones.
+PO := $(wildcard scheduler/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
 install: $(VENV)/.installed
+	@$(MAKE) --no-print-directory compile-translations
 install-test: $(VENV)/.installed-test
+	@$(MAKE) --no-print-directory compile-translations
+
+.PHONY: compile-translations
+compile-translations: $(MO)
+	@:
+
+%.mo: %.po
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+# Re-extract the message ids from code and templates and merge them into every .po file;
+# then translate the new or fuzzy entries (tests/test_translations.py fails until you do).
+translations: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k lazy_gettext --sort-output \
+		--project discharge-scheduler -o scheduler/translations/messages.pot .
+	$(BIN)/pybabel -q update -i scheduler/translations/messages.pot -d scheduler/translations \
+		--ignore-obsolete
+	@$(MAKE) --no-print-directory compile-translations
 
 # Serve the app with demo data on SQLite at http://127.0.0.1:5000
 run: install

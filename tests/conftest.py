@@ -17,6 +17,18 @@ from scheduler.services.reference import load_municipalities
 
 from .factories import Factory
 
+def pytest_sessionstart(session):
+    """Compile missing or stale catalogues (.mo), as `make install` does, so a bare `pytest` uses current ones."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (Path(__file__).resolve().parent.parent / "scheduler" / "translations").glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as source, mo.open("wb") as target:
+                write_mo(target, read_po(source))
+
+
 PG_ADMIN_URL = os.environ.get("SCHEDULER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
