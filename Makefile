@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CLI := $(BIN)/discharge-scheduler
 
-.PHONY: run test install install-test translations postgres clean
+.PHONY: run test install install-test translations postgres chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,13 @@ run: install
 postgres:
 	@bash scripts/ensure-postgres
 
-test: install-test postgres
+# The browser tests drive Debian's chromium (Playwright cannot download its own browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium is missing and could not be installed; the browser tests will say so" >&2
+
+test: install-test postgres chromium
 	$(BIN)/pytest
 
 clean:

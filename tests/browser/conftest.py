@@ -1,0 +1,72 @@
+"""A real browser (Debian's chromium driven by Playwright) against the app served on 127.0.0.1."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+from scheduler import create_app
+from scheduler.config import load_config
+from scheduler.db import make_engine, new_session
+from scheduler.services.demo import load_demo_data
+from scheduler.video.jitsi import JitsiProvider
+
+from ..smtp_server import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing (make test installs Debian's chromium)")
+        pytest.skip(f"{CHROMIUM} is missing; `make test` installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_app(tmp_path):
+    """The app with demo data on a fresh SQLite file, served by waitress on a free port."""
+    from waitress.server import create_server
+
+    url = f"sqlite:///{tmp_path / 'browser.db'}"
+    config = load_config(Path(__file__).parent / "missing.toml", environ={}, overrides={
+        "database": {"url": url}, "calendars": {"dir": str(tmp_path / "calendars")},
+        "app": {"secret_key": "browser-test-" + "x" * 32}})
+    engine = make_engine(url)
+    SQLModel.metadata.create_all(engine)
+    with new_session(engine) as session:
+        load_demo_data(session)
+        session.commit()
+    engine.dispose()
+    app = create_app(config, video=JitsiProvider("https://meet.example.org"))
+    server = create_server(app, host="127.0.0.1", port=free_port(), threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+    app.extensions["scheduler"].engine.dispose()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="da-DK")
+    page = context.new_page()
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-last.png"), full_page=True)
+    context.close()
