@@ -38,14 +38,17 @@ def browser():
 
 
 @pytest.fixture
-def live_app(tmp_path):
-    """The app with demo data on a fresh SQLite file, served by waitress on a free port."""
+def live_server(tmp_path, smtp_server):
+    """The app with demo data on a fresh SQLite file, served by waitress on a free port, e-mailing
+    through the test's real SMTP server. Yields (base URL, the app)."""
     from waitress.server import create_server
 
     url = f"sqlite:///{tmp_path / 'browser.db'}"
+    port = free_port()
     config = load_config(Path(__file__).parent / "missing.toml", environ={}, overrides={
         "database": {"url": url}, "calendars": {"dir": str(tmp_path / "calendars")},
-        "app": {"secret_key": "browser-test-" + "x" * 32}})
+        "app": {"secret_key": "browser-test-" + "x" * 32, "base_url": f"http://127.0.0.1:{port}"},
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port}})
     engine = make_engine(url)
     SQLModel.metadata.create_all(engine)
     with new_session(engine) as session:
@@ -53,20 +56,45 @@ def live_app(tmp_path):
         session.commit()
     engine.dispose()
     app = create_app(config, video=JitsiProvider("https://meet.example.org"))
-    server = create_server(app, host="127.0.0.1", port=free_port(), threads=4)
+    server = create_server(app, host="127.0.0.1", port=port, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
+    yield f"http://127.0.0.1:{port}", app
     server.close()
     thread.join(timeout=5)
     app.extensions["scheduler"].engine.dispose()
 
 
 @pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="da-DK")
-    page = context.new_page()
-    yield page
+def live_app(live_server):
+    return live_server[0]
+
+
+def log_in(page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Adgangskode").fill("demo1234")
+    page.get_by_role("button", name="Log ind").click()
+
+
+@pytest.fixture
+def new_page(browser, request):
+    """Pages in their own browser contexts (one per person), screenshotted at the end."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="da-DK")
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-last.png"), full_page=True)
-    context.close()
+    for i, context in enumerate(contexts):
+        for page in context.pages:
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{i}-last.png"), full_page=True)
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
