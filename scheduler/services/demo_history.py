@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from ..models import (AnswerStatus, JobMark, Meeting, MeetingOutcome, MeetingStatus, Offer, OfferPresentation,
-                      OfferResponse, Participant, ParticipantRole, Role, UptakeStatus, User, UserWard,
-                      VideoStatus)
+from ..models import (AnswerStatus, Hospital, JobMark, Meeting, MeetingOutcome, MeetingStatus, Municipality, Offer,
+                      OfferPresentation, OfferResponse, Participant, ParticipantRole, Role, UptakeStatus, User,
+                      UserWard, VideoStatus, Ward)
 from .offers import is_active
 
 MARK = "demo:history"
@@ -32,8 +32,11 @@ def load_demo_history(session: Session, *, now: datetime, zone: ZoneInfo, follow
     if session.get(JobMark, MARK) is not None:
         return 0
     rng = random.Random(20261122)  # the same demo every time
-    secretaries = session.exec(select(User, UserWard.ward_id).join(UserWard, UserWard.user_id == User.id)
+    secretaries = session.exec(select(User, UserWard.ward_id, Hospital.region_code)
+                               .join(UserWard, UserWard.user_id == User.id).join(Ward, Ward.id == UserWard.ward_id)
+                               .join(Hospital, Hospital.id == Ward.hospital_id)
                                .where(User.role == Role.secretary)).all()
+    regions = {m.code: m.region_code for m in session.exec(select(Municipality))}
     advisors: dict[str, list[User]] = {}
     for advisor in session.exec(select(User).where(User.role == Role.advisor).order_by(User.id)):
         advisors.setdefault(advisor.municipality_code, []).append(advisor)
@@ -47,7 +50,8 @@ def load_demo_history(session: Session, *, now: datetime, zone: ZoneInfo, follow
             while day.weekday() >= 5:
                 day -= timedelta(days=1)
             start = datetime.combine(day, time(rng.choice([9, 10, 11, 13, 14])), tzinfo=zone)
-            secretary, ward_id = rng.choice(secretaries)
+            nearby = [s for s in secretaries if s[2] == regions[municipality]] or secretaries
+            secretary, ward_id, _region = rng.choice(nearby)  # patients are mostly treated in their region
             created += _meeting(session, rng=rng, municipality=municipality, advisor=rng.choice(staff),
                                 secretary=secretary, ward_id=ward_id, start=start, number=n,
                                 offers=[o for o in offers if is_active(o, day)],

@@ -12,7 +12,9 @@ from sqlmodel import SQLModel
 from scheduler import create_app
 from scheduler.config import load_config
 from scheduler.db import make_engine, new_session
+from scheduler.models import now_utc
 from scheduler.services.demo import load_demo_data
+from scheduler.services.demo_history import load_demo_history
 from scheduler.video.jitsi import JitsiProvider
 
 from ..smtp_server import free_port
@@ -53,6 +55,7 @@ def live_server(tmp_path, smtp_server):
     SQLModel.metadata.create_all(engine)
     with new_session(engine) as session:
         load_demo_data(session)
+        load_demo_history(session, now=now_utc(), zone=config.zone, followup_days=config.offers.followup_days)
         session.commit()
     engine.dispose()
     app = create_app(config, video=JitsiProvider("https://meet.example.org"))
