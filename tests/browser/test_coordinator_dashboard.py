@@ -32,6 +32,9 @@ def test_coordinator_sees_figures_and_downloads_the_exports(page, live_app, tmp_
         page.get_by_role("button", name="Hent tilbudslog (Excel)").click()
     xlsx = tmp_path / "uptake.xlsx"
     download_info.value.save_as(xlsx)
-    sheet = load_workbook(xlsx, read_only=True).worksheets[0]
-    table = list(sheet.iter_rows(values_only=True))
+    workbook = load_workbook(xlsx, read_only=True)
+    try:
+        table = list(workbook.worksheets[0].iter_rows(values_only=True))
+    finally:
+        workbook.close()
     assert COLUMNS <= set(table[0]) and len(table) - 1 == len(rows)
