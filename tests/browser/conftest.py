@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -101,3 +102,19 @@ def new_page(browser, request):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+def book_in_browser(page, base: str, *, patient_email: str | None = None) -> str:
+    """The secretary's booking through the form and the slot picker (first free time); returns the meeting URL."""
+    page.goto(f"{base}/meetings/new")
+    page.locator("#f-patient-name").fill("Karl Jensen")
+    if patient_email:
+        page.locator("#f-patient-email").fill(patient_email)
+    page.locator("#f-staff-0-name").fill("Sofie Sygeplejerske")
+    page.locator("#f-staff-0-email").fill("sofie@hospital.example")
+    page.locator("#f-municipality").select_option("0540")
+    page.get_by_role("button", name="Find ledige tider").click()
+    page.locator("input[name=slot]").first.check()
+    page.get_by_role("button", name="Book mødet").click()
+    page.wait_for_url(re.compile(r".*/meetings/\d+$"))
+    return page.url

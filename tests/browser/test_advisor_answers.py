@@ -4,23 +4,14 @@ import re
 
 from scheduler.jobs import send_outbox
 
-from .conftest import ARTIFACTS, log_in
+from .conftest import ARTIFACTS, book_in_browser, log_in
 
 
 def test_advisor_accepts_from_the_email_link_and_the_secretary_sees_it(new_page, live_server, smtp_server):
     base, app = live_server
     secretary = new_page()
     log_in(secretary, base, "sekretaer.sonderborg@demo.example")
-    secretary.goto(f"{base}/meetings/new")
-    secretary.locator("#f-patient-name").fill("Karl Jensen")
-    secretary.locator("#f-staff-0-name").fill("Sofie Sygeplejerske")
-    secretary.locator("#f-staff-0-email").fill("sofie@hospital.example")
-    secretary.locator("#f-municipality").select_option("0540")
-    secretary.get_by_role("button", name="Find ledige tider").click()
-    secretary.locator("input[name=slot]").first.check()
-    secretary.get_by_role("button", name="Book mødet").click()
-    secretary.wait_for_url(re.compile(r".*/meetings/\d+$"))
-    meeting_url = secretary.url
+    meeting_url = book_in_browser(secretary, base)
 
     assert send_outbox(app.extensions["scheduler"]) == 2  # staff and advisor (the patient has no e-mail)
     (mail,) = [m for m in smtp_server.messages if "sundhed" in m["To"].addresses[0].addr_spec]

@@ -1,11 +1,9 @@
 """Journey 5 in a real browser: a secretary reschedules and cancels; the updated invitations arrive."""
-import re
-
 from icalendar import Calendar
 
 from scheduler.jobs import send_outbox
 
-from .conftest import ARTIFACTS, log_in
+from .conftest import ARTIFACTS, book_in_browser, log_in
 
 
 def calendars_of(messages):
@@ -20,16 +18,7 @@ def test_secretary_reschedules_and_cancels_and_everyone_is_told(page, live_serve
     base, app = live_server
     services = app.extensions["scheduler"]
     log_in(page, base, "sekretaer.sonderborg@demo.example")
-    page.goto(f"{base}/meetings/new")
-    page.locator("#f-patient-name").fill("Karl Jensen")
-    page.locator("#f-patient-email").fill("karl@example.net")
-    page.locator("#f-staff-0-name").fill("Sofie Sygeplejerske")
-    page.locator("#f-staff-0-email").fill("sofie@hospital.example")
-    page.locator("#f-municipality").select_option("0540")
-    page.get_by_role("button", name="Find ledige tider").click()
-    page.locator("input[name=slot]").first.check()
-    page.get_by_role("button", name="Book mødet").click()
-    page.wait_for_url(re.compile(r".*/meetings/\d+$"))
+    book_in_browser(page, base, patient_email="karl@example.net")
     assert send_outbox(services) == 3
     smtp_server.messages.clear()
 
