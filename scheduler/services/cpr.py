@@ -24,7 +24,7 @@ def birth_date(cpr: str) -> date:
 
 
 def normalize_cpr(text: str, *, today: date) -> str:
-    """'010190-1234' or '0101901234' -> '0101901234'; ValueError with a gettext msgid otherwise."""
+    """'DDMMYY-SSSS' or 'DDMMYYSSSS' -> 'DDMMYYSSSS'; ValueError with a gettext msgid otherwise."""
     match = _CPR.fullmatch(text.strip())
     if not match:
         raise ValueError(N_("CPR-nummeret skal være 10 cifre, evt. med bindestreg (DDMMÅÅ-XXXX)"))
