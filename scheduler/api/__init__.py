@@ -138,7 +138,8 @@ def list_meetings():  # type: ignore[no-untyped-def]
             raise InvalidInput(N_("Ukendt status"), field="status") from None
     meetings = db().exec(query.order_by(Meeting.start_at).limit(1000)).all()
     wards_by_id = {w.id: w for w in db().exec(select(Ward))}
-    return jsonify(meetings=[meeting_json(m, participants=booking.participants_of(db(), m),
+    parties = booking.participants_of_many(db(), list(meetings))
+    return jsonify(meetings=[meeting_json(m, participants=parties.get(m.id, []),
                                           ward=wards_by_id[m.ward_id], zone=zone,
                                           ics_url=url_for("api.meeting_invite", meeting_id=m.id, _external=True))
                              for m in meetings])

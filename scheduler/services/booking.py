@@ -48,11 +48,23 @@ def change_status(meeting: Meeting, new: MeetingStatus) -> None:
     meeting.status = new
 
 
+PARTY_ORDER = {ParticipantRole.patient: 0, ParticipantRole.relative: 1, ParticipantRole.staff: 2,
+               ParticipantRole.advisor: 3}
+
+
 def participants_of(session: Session, meeting: Meeting) -> list[Participant]:
-    order = {ParticipantRole.patient: 0, ParticipantRole.relative: 1, ParticipantRole.staff: 2,
-             ParticipantRole.advisor: 3}
-    rows = session.exec(select(Participant).where(Participant.meeting_id == meeting.id)).all()
-    return sorted(rows, key=lambda p: (order[p.role], p.id or 0))
+    return participants_of_many(session, [meeting]).get(meeting.id, [])
+
+
+def participants_of_many(session: Session, meetings: list[Meeting]) -> dict[int, list[Participant]]:
+    """The parties of several meetings in one query, each meeting's in display order."""
+    found: dict[int, list[Participant]] = {}
+    if not meetings:
+        return found
+    rows = session.exec(select(Participant).where(Participant.meeting_id.in_([m.id for m in meetings])))
+    for participant in sorted(rows, key=lambda p: (PARTY_ORDER[p.role], p.id or 0)):
+        found.setdefault(participant.meeting_id, []).append(participant)
+    return found
 
 
 def wards_of(session: Session, user: User) -> list[Ward]:
