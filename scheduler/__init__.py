@@ -11,6 +11,7 @@ from typing import Callable
 from flask import Flask
 from sqlalchemy.engine import Engine
 
+from . import crypto
 from .config import PROJECT_ROOT, Config, load_config
 from .db import make_engine
 from .models import now_utc
@@ -60,6 +61,12 @@ def _secret_key(config: Config) -> str:
     return key_file.read_text().strip()
 
 
+def configure_cpr_keys(config: Config, *, secret_key: str) -> None:
+    """CPR encryption keys from config (SCHEDULER_CPR_KEYS); development derives one from the secret key."""
+    keys = crypto.parse_keys(config.security.cpr_keys) or [crypto.derive_key(secret_key, "cpr")]
+    crypto.configure_keys(keys, digest_secret=config.security.pseudonym_key or secret_key)
+
+
 def make_mailer(config: Config, *, secret_key: str) -> Mailer:
     renderer = MailRenderer(templates_dir=PROJECT_ROOT / "templates",
                             translations_dir=Path(__file__).parent / "translations", zone=config.zone)
@@ -84,6 +91,7 @@ def create_app(config: Config | None = None, *, video: VideoProvider | None = No
         BABEL_DEFAULT_TIMEZONE=config.app.timezone,
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
     )
+    configure_cpr_keys(config, secret_key=app.config["SECRET_KEY"])
     app.extensions["scheduler"] = AppServices(
         config=config, engine=make_engine(config.database.url), rules=BookingRules.from_config(config),
         video=video or load_provider(config), calendars=CalendarStore(_calendars_dir(config)),

@@ -32,6 +32,13 @@ def _str(value: Any) -> str:
     return value
 
 
+def _fernet_keys(value: Any) -> str:
+    from .crypto import parse_keys
+
+    parse_keys(_str(value))
+    return value
+
+
 def _int_range(low: int, high: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
@@ -234,6 +241,22 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "links": {
         "answer_link_days": Option(60, _int_range(1, 365), "How long a participant's answer link works."),
     },
+    "security": {
+        "cpr_keys": Option("", _fernet_keys,
+                           "Fernet keys that encrypt CPR numbers at rest, newest first, separated by commas "
+                           "(set SCHEDULER_CPR_KEYS; empty: derived from the secret key, development only).",
+                           env="SCHEDULER_CPR_KEYS", secret=True),
+        "pseudonym_key": Option("", _str, "Key of the CPR digest that links a patient's meetings in statistics "
+                                          "(SCHEDULER_PSEUDONYM_KEY; empty: the secret key). Never change it.",
+                                env="SCHEDULER_PSEUDONYM_KEY", secret=True),
+        "session_idle_minutes": Option(30, _int_range(1, 24 * 60), "Log a user out after this long without a request."),
+        "login_max_failures": Option(5, _int_range(1, 100), "Failed logins in a row before the account is locked."),
+        "login_lockout_minutes": Option(15, _int_range(1, 24 * 60), "How long a locked account stays locked."),
+    },
+    "retention": {
+        "personal_data_days": Option(180, _int_range(1, 3650),
+                                     "Days after a meeting its names, CPR, contacts and notes are removed."),
+    },
 }
 
 
@@ -316,3 +339,6 @@ def _check_production(config: Config) -> None:
     if config.app.production and len(config.app.secret_key) < 32:
         raise ConfigError("app.secret_key: set SCHEDULER_SECRET_KEY to at least 32 random characters "
                           "in production")
+    if config.app.production and not config.security.cpr_keys:
+        raise ConfigError("security.cpr_keys: set SCHEDULER_CPR_KEYS to a Fernet key in production "
+                          "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')")

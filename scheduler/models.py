@@ -34,6 +34,23 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class EncryptedText(TypeDecorator):
+    """A string encrypted with the configured CPR keys (scheduler.crypto) before it is stored."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        from . import crypto
+
+        return None if value is None else crypto.encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        from . import crypto
+
+        return None if value is None else crypto.decrypt(value)
+
+
 def enum_column(enum_type: type[enum.Enum], **kwargs: Any) -> Column:
     """Store an enum by its value as a plain string (no native PostgreSQL enum to migrate)."""
     return Column(SAEnum(enum_type, native_enum=False, length=20, validate_strings=True,
@@ -115,6 +132,11 @@ class User(SQLModel, table=True):
     language: str = Field(default="da", max_length=5)
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    # login throttling: failures in a row, and the lock they caused
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     # Flask-Login protocol
     @property
@@ -188,6 +210,8 @@ class Meeting(SQLModel, table=True):
     outcome: MeetingOutcome | None = Field(default=None, sa_column=enum_column(MeetingOutcome, nullable=True))
     advisor_note: str | None = Field(default=None, sa_column=Column(Text))  # free text: never exported
     patient_language: str = Field(default="da", max_length=5)
+    # retention: when names, CPR, contacts and notes were removed (the pseudonymised rows stay)
+    personal_data_removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
     video_provider: str = Field(max_length=20)
     video_status: VideoStatus = Field(sa_column=enum_column(VideoStatus, nullable=False))
@@ -210,7 +234,8 @@ class Participant(SQLModel, table=True):
     name: str = Field(max_length=200)
     email: str | None = Field(default=None, max_length=254, index=True)
     phone: str | None = Field(default=None, max_length=40)
-    cpr: str | None = Field(default=None, max_length=10)
+    cpr: str | None = Field(default=None, sa_type=EncryptedText)  # encrypted at rest (scheduler.crypto)
+    cpr_digest: str | None = Field(default=None, max_length=64, index=True)  # keyed hash; survives retention
     user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     status: AnswerStatus = Field(sa_column=enum_column(AnswerStatus, nullable=False))
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -228,7 +253,28 @@ class MeetingEvent(SQLModel, table=True):
     details: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class AuditEntry(SQLModel, table=True):
+    """Who viewed, changed or exported personal data, when. Written by the app, never edited by it."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_at", "at"), Index("ix_audit_entry_user_at", "user_id", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    user_id: int | None = Field(default=None)  # no FK: the entry outlives the user
+    user_email: str | None = Field(default=None, max_length=254)
+    role: str | None = Field(default=None, max_length=20)
+    action: str = Field(max_length=30, index=True)  # view, create, update, cancel, export, login, ...
+    object_type: str = Field(max_length=30)  # meeting, export, user, api_token, ...
+    object_id: str | None = Field(default=None, max_length=100)
+    meeting_id: int | None = Field(default=None, index=True)  # no FK: kept after retention
+    patient_ref: str | None = Field(default=None, max_length=64)  # the patient's cpr_digest, never the CPR
+    detail: str | None = Field(default=None, max_length=500)  # never CPR or health information
+    ip: str | None = Field(default=None, max_length=45)
+
+
 __all__ = [
+    "AuditEntry", "EncryptedText", 
     "Absence", "AnswerStatus", "ApiToken", "BusyFeed", "BusyInterval", "CalendarFeed", "JobMark",
     "MeetingOutcome", "Offer", "OfferPresentation", "OfferResponse", "OutboxMessage", "UptakeStatus", "Hospital", "Meeting", "MeetingEvent", "MeetingStatus",
     "Municipality", "Participant", "ParticipantRole", "Role", "User", "UserWard", "UTCDateTime",

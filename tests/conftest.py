@@ -29,6 +29,18 @@ def pytest_sessionstart(session):
                 write_mo(target, read_po(source))
 
 
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+TEST_CPR_KEY = "dGVzdC1jcHIta2V5LW5vdC1mb3ItcHJvZHVjdGlvbiE="  # Fernet key used by every test
+
+
+@pytest.fixture(autouse=True)
+def cpr_keys():
+    """Every test starts with the same CPR keys as the `config` fixture (an app factory may reconfigure)."""
+    from scheduler import crypto
+
+    crypto.configure_keys([TEST_CPR_KEY], digest_secret=TEST_SECRET_KEY)
+
+
 PG_ADMIN_URL = os.environ.get("SCHEDULER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -99,7 +111,8 @@ def config(tmp_path, database_url):
     return load_config(Path(__file__).parent / "missing.toml", environ={}, overrides={
         "database": {"url": database_url},
         "calendars": {"dir": str(tmp_path / "calendars")},
-        "app": {"secret_key": "test-secret-key-" + "x" * 32},
+        "app": {"secret_key": TEST_SECRET_KEY},
+        "security": {"cpr_keys": TEST_CPR_KEY},
     })
 
 

@@ -9,13 +9,16 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel, func, select
 
 from scheduler.db import make_engine, new_session
+
+from .conftest import TEST_CPR_KEY, TEST_SECRET_KEY
 from scheduler.models import OfferPresentation, Participant, Role, User, Ward, WorkingHours
 from scheduler.services.users import user_for_token
 
 
 def cli(tmp_path, database_url, *args):
     env = {**os.environ, "SCHEDULER_DATABASE_URL": database_url, "SCHEDULER_CALENDARS_DIR": str(tmp_path / "ics"),
-           "SCHEDULER_SECRET_KEY": "s" * 40, "SCHEDULER_CONFIG": os.path.join(os.path.dirname(__file__), "..",
+           "SCHEDULER_SECRET_KEY": "s" * 40, "SCHEDULER_CPR_KEYS": TEST_CPR_KEY,
+           "SCHEDULER_PSEUDONYM_KEY": TEST_SECRET_KEY, "SCHEDULER_CONFIG": os.path.join(os.path.dirname(__file__), "..",
                                                                                 "config.toml")}
     return subprocess.run([sys.executable, "-m", "scheduler", *args], env=env, capture_output=True, text=True,
                           timeout=120)

@@ -11,6 +11,8 @@ import sys
 from openpyxl import load_workbook
 
 from scheduler.db import make_engine, new_session
+
+from .conftest import TEST_CPR_KEY, TEST_SECRET_KEY
 from scheduler.services.exports import COLUMNS, patient_key
 from scheduler.services.reference import load_municipalities
 
@@ -21,6 +23,7 @@ from .uptake_data import build, cpr_of
 def run(tmp_path, url, *args):
     env = {**os.environ, "SCHEDULER_DATABASE_URL": url, "SCHEDULER_CALENDARS_DIR": str(tmp_path / "ics"),
            "SCHEDULER_SECRET_KEY": "s" * 40, "SCHEDULER_EXPORT_KEY": "cli-export-key",
+           "SCHEDULER_CPR_KEYS": TEST_CPR_KEY, "SCHEDULER_PSEUDONYM_KEY": TEST_SECRET_KEY,
            "SCHEDULER_CONFIG": os.path.join(os.path.dirname(__file__), "..", "config.toml")}
     return subprocess.run([sys.executable, "-m", "scheduler", *args], env=env, capture_output=True, text=True,
                           timeout=120)
