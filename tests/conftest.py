@@ -214,7 +214,7 @@ def mail_app(config, session, now, smtp_server):
     mail_config = load_config(Path(__file__).parent / "missing.toml", environ={}, overrides={
         "database": {"url": config.database.url}, "calendars": {"dir": config.calendars.dir},
         "app": {"secret_key": config.app.secret_key, "organizer_email": "udskrivning@hospital.example"},
-        "smtp": {"host": "127.0.0.1", "port": smtp_server.port}})
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port}, "security": {"cpr_keys": TEST_CPR_KEY}})
     clock = {"now": now}
     app = create_app(mail_config, video=JitsiProvider("https://meet.example.org"), clock=lambda: clock["now"])
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)

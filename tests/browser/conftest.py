@@ -18,6 +18,7 @@ from scheduler.services.demo import load_demo_data
 from scheduler.services.demo_history import load_demo_history
 from scheduler.video.jitsi import JitsiProvider
 
+from ..conftest import TEST_CPR_KEY
 from ..smtp_server import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,7 +52,8 @@ def live_server(tmp_path, smtp_server):
     config = load_config(Path(__file__).parent / "missing.toml", environ={}, overrides={
         "database": {"url": url}, "calendars": {"dir": str(tmp_path / "calendars")},
         "app": {"secret_key": "browser-test-" + "x" * 32, "base_url": f"http://127.0.0.1:{port}"},
-        "smtp": {"host": "127.0.0.1", "port": smtp_server.port}})
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port},
+        "security": {"cpr_keys": TEST_CPR_KEY}})
     engine = make_engine(url)
     SQLModel.metadata.create_all(engine)
     with new_session(engine) as session:
@@ -86,8 +88,8 @@ def new_page(browser, request):
     """Pages in their own browser contexts (one per person), screenshotted at the end."""
     contexts = []
 
-    def make():
-        context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="da-DK")
+    def make(**options):
+        context = browser.new_context(**{"viewport": {"width": 1100, "height": 900}, "locale": "da-DK", **options})
         contexts.append(context)
         return context.new_page()
 
