@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CLI := $(BIN)/discharge-scheduler
 
-.PHONY: run test install install-test translations postgres chromium clean
+.PHONY: run test install install-test translations postgres chromium clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,8 +60,25 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "chromium is missing and could not be installed; the browser tests will say so" >&2
 
-test: install-test postgres chromium
+# axe-core (accessibility checks loaded into the pages by tests/browser/test_main_pages.py),
+# pinned by package-lock.json. npm keeps the tarball's old timestamps, hence the touch.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing; the accessibility tests will say so" >&2; exit 0; }; \
+		npm ci --no-audit --no-fund && touch $@
+
+test: install-test postgres chromium $(AXE)
 	$(BIN)/pytest
 
+# Benchmarks and load tests (bench/, BENCHMARKS.md). National-scale data is generated on the first
+# run and cached in bench/.data (BENCH_SCALE=0.1 for a quick look); results go to bench/results/.
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@ $(VENV)/.installed
+
+bench: $(VENV)/.installed-bench postgres
+	@$(MAKE) --no-print-directory compile-translations
+	$(BIN)/python -m bench
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules

@@ -23,11 +23,16 @@ def _fail(exc: DomainError) -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Create or upgrade the database schema (Alembic migrations)."""
+    """Create or upgrade the database schema (Alembic migrations) and load the country's municipalities."""
     from .migrate import upgrade_database
+    from .services.reference import load_municipalities
 
-    upgrade_database(_services().engine)
-    click.echo("Database is at the newest schema.")
+    services = _services()
+    upgrade_database(services.engine)
+    with new_session(services.engine) as session:
+        added = load_municipalities(session, country=services.config.app.country)
+        session.commit()
+    click.echo(f"Database is at the newest schema; {added} new municipalities ({services.config.app.country}).")
 
 
 @click.command("demo-data")
@@ -70,7 +75,8 @@ def create_user_command(email: str, name: str, role: str, wards: tuple[str, ...]
     with new_session(services.engine) as session:
         try:
             user = create_user(session, email=email, name=name, role=Role(role), password=password,
-                               ward_codes=list(wards), municipality_code=municipality, region_code=region)
+                               ward_codes=list(wards), municipality_code=municipality, region_code=region,
+                               language=services.config.app.language)
         except DomainError as exc:
             _fail(exc)
         token = issue_api_token(session, user=user, now=services.clock()) if api_token else None
@@ -84,7 +90,7 @@ def create_user_command(email: str, name: str, role: str, wards: tuple[str, ...]
 @click.option("--once", is_flag=True, help="Run every job once and exit (for cron and tests).")
 @with_appcontext
 def jobs_command(once: bool) -> None:
-    """Run the scheduled jobs: outbox, reminders, escalations, video-link retries, busy feeds."""
+    """Run the scheduled jobs: outbox, reminders, escalations, video-link retries, busy feeds, retention."""
     from .jobs import make_scheduler, run_due_jobs
 
     if once:
@@ -96,6 +102,24 @@ def jobs_command(once: bool) -> None:
         make_scheduler(_services(), blocking=True).start()
     except (KeyboardInterrupt, SystemExit):
         pass
+
+
+@click.command("rotate-cpr-keys")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="CPR numbers re-encrypted per transaction.")
+@with_appcontext
+def rotate_cpr_keys_command(batch_size: int) -> None:
+    """Re-encrypt every stored CPR number with the first key of SCHEDULER_CPR_KEYS ("new,old")."""
+    from .crypto import CprKeyError
+    from .services.cpr import rotate_stored_cprs
+
+    try:
+        count = rotate_stored_cprs(_services().engine, batch_size=batch_size,
+                                   on_batch=lambda done: click.echo(f"  {done} so far ...", err=True))
+    except CprKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{count} CPR numbers re-encrypted with the newest key. "
+               "The old key can be removed from SCHEDULER_CPR_KEYS once every process runs with the new list.")
 
 
 @click.command("run")
@@ -126,7 +150,7 @@ def register_commands(app: Flask) -> None:
     from .cli_export import export_group
 
     for command in (init_db_command, demo_data_command, create_user_command, jobs_command,
-                    run_command, export_group):
+                    rotate_cpr_keys_command, run_command, export_group):
         app.cli.add_command(command)
 
 

@@ -1,8 +1,9 @@
 """`discharge-scheduler export ...`: the pseudonymised uptake log to a file, with a progress bar."""
 from __future__ import annotations
 
-import logging
+import getpass
 import os
+import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,13 @@ from .db import new_session
 from .errors import DomainError
 from .models import Municipality
 
-log = logging.getLogger(__name__)
+
+def _os_user() -> str:
+    """Who ran the command: the command line has no login, so the audit names the operating-system account."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 @click.group("export")
@@ -38,7 +45,7 @@ def export_group() -> None:
 def export_uptake_command(start: datetime, end: datetime, municipalities: tuple[str, ...], fmt: str,
                           separator: str, output: Path) -> None:
     """The uptake log: one row per offer presented, with a pseudonymous patient key."""
-    from .services import exports
+    from .services import audit, exports
 
     services = current_app.extensions["scheduler"]
     zone = services.config.zone
@@ -55,15 +62,17 @@ def export_uptake_command(start: datetime, end: datetime, municipalities: tuple[
                                               zone=zone)
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
+        covered = audit.export_detail(start=start.date(), end=end.date(), municipality_codes=codes, fmt=fmt)
+        audit.record(session, actor=None, action=audit.EXPORT, object_type=audit.UPTAKE_LOG, now=services.clock(),
+                     detail=f"command line os_user={_os_user()} {covered} rows={total}")
+        session.commit()
     rows = exports.uptake_rows(services.engine, start=start.date(), end=end.date(), municipality_codes=codes,
                                zone=zone, key=key)
-    log.info("uptake export from the command line: %s to %s, municipalities %s, format %s, %d rows",
-             start.date(), end.date(), ",".join(codes), fmt, total)
     # Written next to the target and renamed at the end: a half-written export never looks finished.
     handle, temporary = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as file, click.progressbar(
-                length=total, label="Exporting", file=click.get_text_stream("stderr")) as bar:
+                length=total, label="Exporting", file=sys.stderr) as bar:
             for chunk in exports.export_chunks(exports.counted(rows, bar.update), fmt=fmt,
                                                separator=separator):
                 file.write(chunk)

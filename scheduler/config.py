@@ -160,12 +160,15 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "app": {
         "secret_key": Option("", _str, "Signs sessions and links; set SCHEDULER_SECRET_KEY in production.",
                              env="SCHEDULER_SECRET_KEY", secret=True),
-        "timezone": Option("Europe/Copenhagen", _timezone, "Time zone of every meeting shown and sent."),
-        "language": Option("da", _language, "Default language of pages and messages."),
-        "country": Option("DK", _choice("DK", "NO"), "Country: public holidays and municipality codes."),
+        "timezone": Option("Europe/Copenhagen", _timezone,
+                           "Time zone of every meeting shown and sent (Europe/Oslo when country is NO)."),
+        "language": Option("da", _language, "Default language of pages and messages (nb when country is NO)."),
+        "country": Option("DK", _choice("DK", "NO"),
+                          "Country: public holidays, municipalities, the patient's national identity number."),
         "base_url": Option("http://127.0.0.1:5000", _url, "Public address of the app, used in links.",
                            env="SCHEDULER_BASE_URL"),
-        "organizer_name": Option("Udskrivningssamtaler", _str, "Name shown as the organizer of invites."),
+        "organizer_name": Option("Udskrivningssamtaler", _str,
+                                 "Name shown as the organizer of invites (Utskrivningssamtaler when country is NO)."),
         "organizer_email": Option("noreply@example.org", _email,
                                   "Organizer of every invite; also the From address of e-mails."),
         "production": Option(False, _bool, "Production mode: refuses to start without a real secret key.",
@@ -259,6 +262,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
     },
 }
 
+# Defaults that follow app.country; a value set in the file or the environment always wins.
+COUNTRY_DEFAULTS: dict[str, dict[tuple[str, str], Any]] = {
+    "NO": {("app", "language"): "nb", ("app", "timezone"): "Europe/Oslo",
+           ("app", "organizer_name"): "Utskrivningssamtaler"},
+}
+
 
 @dataclass
 class Config:
@@ -315,6 +324,7 @@ def load_config(path: str | Path | None = None, *, environ: dict[str, str] | Non
             raise ConfigError(f"{path}: unknown section [{section}]")
         if not isinstance(raw[section], dict):
             raise ConfigError(f"{path}: [{section}] must be a table")
+    explicit: set[tuple[str, str]] = set()
     for section, options in SCHEMA.items():
         table = raw.get(section, {})
         for key in table:
@@ -324,12 +334,18 @@ def load_config(path: str | Path | None = None, *, environ: dict[str, str] | Non
         for key, option in options.items():
             where = f"{path}: {section}.{key}"
             value = table.get(key, option.default)
+            if key in table:
+                explicit.add((section, key))
             if option.env and option.env in environ:
                 value, where = environ[option.env], f"environment {option.env} ({section}.{key})"
+                explicit.add((section, key))
             try:
                 values[section][key] = option.check(value)
             except ValueError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
+    for (section, key), value in COUNTRY_DEFAULTS.get(values["app"]["country"], {}).items():
+        if (section, key) not in explicit:
+            values[section][key] = SCHEMA[section][key].check(value)
     config = Config(values=values, source=path if path.exists() else None)
     _check_production(config)
     return config

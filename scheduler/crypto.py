@@ -48,6 +48,10 @@ def configure_keys(keys: list[str], *, digest_secret: str) -> None:
     _digest_key = hashlib.sha256(f"cpr-digest:{digest_secret}".encode()).digest()
 
 
+def is_configured() -> bool:
+    return _cipher is not None and _digest_key is not None
+
+
 def _require() -> MultiFernet:
     if _cipher is None:
         raise CprKeyError("CPR encryption keys are not configured (call scheduler.crypto.configure_keys)")
@@ -58,19 +62,23 @@ def encrypt(plain: str) -> str:
     return _require().encrypt(plain.encode()).decode("ascii")
 
 
+_UNREADABLE = ("a stored CPR number cannot be decrypted with the configured keys: SCHEDULER_CPR_KEYS must "
+               "list every key that encrypted a stored number (newest first)")
+
+
 def decrypt(token: str) -> str:
     try:
         return _require().decrypt(token.encode("ascii")).decode()
-    except InvalidToken:
-        raise CprKeyError("a stored CPR number cannot be decrypted with the configured keys") from None
+    except (InvalidToken, UnicodeEncodeError):
+        raise CprKeyError(_UNREADABLE) from None
 
 
 def rotate(token: str) -> str:
     """Re-encrypt a stored value with the first (newest) key."""
     try:
         return _require().rotate(token.encode("ascii")).decode("ascii")
-    except InvalidToken:
-        raise CprKeyError("a stored CPR number cannot be decrypted with the configured keys") from None
+    except (InvalidToken, UnicodeEncodeError):
+        raise CprKeyError(_UNREADABLE) from None
 
 
 def cpr_digest(cpr: str) -> str:

@@ -20,6 +20,7 @@ from .services.booking import ACTIVE_STATUSES, participants_of, pending_video_me
 from .services.notifications import queue_notice
 from .services.outbox import drain_outbox
 from .services.recording import queue_followups
+from .services.retention import remove_expired_personal_data
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -129,6 +130,12 @@ def refresh_busy_feeds(services: AppServices) -> int:
     return refreshed
 
 
+def remove_personal_data(services: AppServices) -> int:
+    """Retention: names, CPR, contacts and notes of meetings that ended `retention.personal_data_days` ago."""
+    return remove_expired_personal_data(services.engine, calendars=services.calendars, clock=services.clock,
+                                        days=services.config.retention.personal_data_days)
+
+
 JOBS: dict[str, Callable[[AppServices], int]] = {
     "busy_feeds": refresh_busy_feeds,
     "retry_video_links": retry_video_links,
@@ -136,6 +143,7 @@ JOBS: dict[str, Callable[[AppServices], int]] = {
     "escalations": queue_escalations,
     "followups": queue_followups,
     "outbox": send_outbox,
+    "retention": remove_personal_data,
 }
 
 
@@ -156,7 +164,7 @@ def _intervals(services: AppServices) -> dict[str, timedelta]:
     return {"outbox": timedelta(seconds=jobs.outbox_interval_seconds), "reminders": timedelta(minutes=1),
             "escalations": timedelta(minutes=5), "retry_video_links": timedelta(minutes=5),
             "busy_feeds": timedelta(minutes=1),  # only due feeds are fetched
-            "followups": timedelta(minutes=15)}
+            "followups": timedelta(minutes=15), "retention": timedelta(hours=1)}
 
 
 def make_scheduler(services: AppServices, *, blocking: bool) -> BaseScheduler:

@@ -5,7 +5,7 @@ import enum
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import DDL, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint, event
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -273,6 +273,28 @@ class AuditEntry(SQLModel, table=True):
     ip: str | None = Field(default=None, max_length=45)
 
 
+# The database itself refuses to change or remove an audit entry (migration 0005 creates the same triggers).
+# TRUNCATE, which the test fixtures use to empty PostgreSQL, fires no UPDATE or DELETE trigger.
+AUDIT_APPEND_ONLY = "audit_entry is append-only: entries cannot be changed or deleted"
+AUDIT_TRIGGERS = {
+    "sqlite": (
+        "CREATE TRIGGER audit_entry_no_update BEFORE UPDATE ON audit_entry "
+        f"BEGIN SELECT RAISE(ABORT, '{AUDIT_APPEND_ONLY}'); END",
+        "CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry "
+        f"BEGIN SELECT RAISE(ABORT, '{AUDIT_APPEND_ONLY}'); END"),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION audit_entry_refuse_change() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{AUDIT_APPEND_ONLY}'; END $$",
+        "CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_refuse_change()"),
+}
+for _dialect, _statements in AUDIT_TRIGGERS.items():
+    for _statement in _statements:
+        event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
+event.listen(AuditEntry.__table__, "after_drop",
+             DDL("DROP FUNCTION IF EXISTS audit_entry_refuse_change()").execute_if(dialect="postgresql"))
+
+
 __all__ = [
     "AuditEntry", "EncryptedText", 
     "Absence", "AnswerStatus", "ApiToken", "BusyFeed", "BusyInterval", "CalendarFeed", "JobMark",
@@ -389,3 +411,51 @@ class OfferPresentation(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
     recorded_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     uptake_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BusyFeedVersion(SQLModel, table=True):
+    """Which copy of an advisor's busy feed BusyInterval holds: a new random value whenever those rows
+    change (services/busy_feeds.py), so slot search can keep the parsed copy between requests."""
+
+    __tablename__ = "busy_feed_version"
+
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    version: str = Field(max_length=32)
+
+
+class OfferMonthTotals(SQLModel, table=True):
+    """Offers presented per UTC calendar month of the meeting's start, the meeting's municipality and
+    the offer, counted as services/statistics.py counts them (`offer_figures`). Kept current at every
+    flush that changes a presentation or its meeting (services/statistics_summary.py), so statistics
+    over years add up months instead of millions of rows."""
+
+    __tablename__ = "offer_month_totals"
+
+    month: date = Field(primary_key=True)  # first day of the month, in UTC
+    municipality_code: str = Field(primary_key=True, max_length=4)
+    offer_id: int = Field(primary_key=True)  # no FK: the totals follow the rows, they never lead
+    presented: int = Field(default=0)
+    accepted: int = Field(default=0)
+    declined: int = Field(default=0)
+    considering: int = Field(default=0)
+    referred: int = Field(default=0)
+    eligible: int = Field(default=0)
+    started: int = Field(default=0)
+    not_started: int = Field(default=0)
+    unknown: int = Field(default=0)
+    pending: int = Field(default=0)
+
+
+class MeetingMonthTotals(SQLModel, table=True):
+    """Meetings per UTC calendar month of their start and municipality, counted as services/statistics.py
+    counts them (`meeting_result`); kept current like OfferMonthTotals."""
+
+    __tablename__ = "meeting_month_totals"
+
+    month: date = Field(primary_key=True)  # first day of the month, in UTC
+    municipality_code: str = Field(primary_key=True, max_length=4)
+    booked: int = Field(default=0)
+    held: int = Field(default=0)
+    no_show: int = Field(default=0)
+    cancelled: int = Field(default=0)
+    unrecorded: int = Field(default=0)

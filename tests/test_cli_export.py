@@ -17,7 +17,7 @@ from scheduler.services.exports import COLUMNS, patient_key
 from scheduler.services.reference import load_municipalities
 
 from .factories import Factory
-from .uptake_data import build, cpr_of
+from .uptake_data import build, digest_of
 
 
 def run(tmp_path, url, *args):
@@ -47,13 +47,14 @@ def test_export_uptake_writes_each_format(tmp_path):
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert len(rows) == 36 and list(rows[0]) == list(COLUMNS)
-    assert rows[0]["patient_key"] == patient_key(b"cli-export-key", cpr=cpr_of("S1"), meeting_uid="")
+    assert rows[0]["patient_key"] == patient_key(b"cli-export-key", cpr_digest=digest_of("S1"), meeting_uid="")
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
 
     result = run(tmp_path, url, "export", "uptake", *period, "--format", "xlsx", "--output", str(tmp_path / "u.xlsx"))
     assert result.returncode == 0, result.stderr
-    sheet = load_workbook(tmp_path / "u.xlsx", read_only=True)["uptake"]
-    assert len(list(sheet.iter_rows(values_only=True))) == 37
+    workbook = load_workbook(tmp_path / "u.xlsx", read_only=True)
+    assert len(list(workbook["uptake"].iter_rows(values_only=True))) == 37
+    workbook.close()  # read-only workbooks keep the file open until closed
 
     result = run(tmp_path, url, "export", "uptake", "--from", "2026-09-01", "--to", "2026-11-30", "--format", "json",
                  "--output", str(tmp_path / "all.json"))  # every municipality: Ballerup's X3 too

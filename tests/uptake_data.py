@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from scheduler import crypto
 from scheduler.models import (AnswerStatus, Meeting, MeetingOutcome, MeetingStatus, Offer, OfferPresentation,
                               OfferResponse, Participant, ParticipantRole, UptakeStatus, User, Ward)
 
@@ -104,6 +105,12 @@ def cpr_of(spec_name: str) -> str | None:
     return f"01017{index:03d}34"
 
 
+def digest_of(spec_name: str) -> str | None:
+    """The patient's CPR digest, as booking stores it next to the encrypted CPR number."""
+    cpr = cpr_of(spec_name)
+    return crypto.cpr_digest(cpr) if cpr else None
+
+
 @dataclass
 class UptakeWorld:
     meetings: dict[str, Meeting]
@@ -135,7 +142,7 @@ def build(session: Session, factory: Factory, specs: list[Spec] = SPECS, *, ward
         session.add(meeting)
         session.add(Participant(meeting_id=meeting.id, role=ParticipantRole.patient, name=PATIENT_NAME,
                                 email=PATIENT_EMAIL, phone=PATIENT_PHONE,
-                                cpr=cpr_of(spec.name),
+                                cpr=cpr_of(spec.name), cpr_digest=digest_of(spec.name),
                                 status=AnswerStatus.needs_action))
         for key, response, uptake in spec.offers:
             session.add(OfferPresentation(meeting_id=meeting.id, offer_id=offers[key].id, response=response,

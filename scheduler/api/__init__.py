@@ -13,16 +13,16 @@ from ..models import Meeting, MeetingStatus, Municipality, Role, Ward
 from ..schemas import (MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, parse_input,
                        within_years)
 from ..services import booking
-from ..services.access import meeting_for, visible_meetings
+from ..services.access import may_book, meeting_for, visible_meetings
 from ..services.timeutil import day_start_utc
 from ..services.users import user_for_token
+from ..web.audit import listed, opened
 from ..web.context import booking_context, db, now, services
 from .openapi import openapi_document
 from .serialize import meeting_json, slot_json
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.health", "api.openapi"}
-BOOKING_ROLES = (Role.secretary, Role.admin)
 
 
 @api.before_request
@@ -50,12 +50,12 @@ def _body() -> Any:
 
 
 def _require_booking_role() -> None:
-    if g.api_user.role not in BOOKING_ROLES:
+    if not may_book(g.api_user):
         raise Forbidden(N_("Kun sekretærer kan booke og ændre møder"))
 
 
 def _visible_meeting(meeting_id: int) -> Meeting:
-    return meeting_for(db(), user=g.api_user, meeting_id=meeting_id)
+    return opened(meeting_for(db(), user=g.api_user, meeting_id=meeting_id))
 
 
 def _meeting_response(meeting: Meeting, status: int = 200) -> tuple[Response, int]:
@@ -137,6 +137,7 @@ def list_meetings():  # type: ignore[no-untyped-def]
         except ValueError:
             raise InvalidInput(N_("Ukendt status"), field="status") from None
     meetings = db().exec(query.order_by(Meeting.start_at).limit(1000)).all()
+    listed(len(meetings))
     wards_by_id = {w.id: w for w in db().exec(select(Ward))}
     parties = booking.participants_of_many(db(), list(meetings))
     return jsonify(meetings=[meeting_json(m, participants=parties.get(m.id, []),
@@ -182,3 +183,4 @@ def meeting_invite(meeting_id: int):  # type: ignore[no-untyped-def]
 
 from . import offers as _offers  # noqa: E402,F401  (registers the offer and recording routes)
 from . import stats as _stats  # noqa: E402,F401  (registers the statistics and export routes)
+from . import fhir as _fhir  # noqa: E402,F401  (registers the FHIR Appointment route)

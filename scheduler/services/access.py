@@ -9,6 +9,14 @@ from ..models import Meeting, Role, User, UserWard
 from ..schemas import MAX_ID
 
 
+BOOKING_ROLES = (Role.secretary, Role.admin)
+
+
+def may_book(user: User) -> bool:
+    """Booking, rescheduling and cancelling are for secretaries (of the meeting's ward) and admins."""
+    return user.role in BOOKING_ROLES
+
+
 def visible_meetings(user: User) -> Select:
     """A select of the meetings this user may see (secretary: her wards; advisor: her municipality)."""
     query = select(Meeting)

@@ -57,11 +57,13 @@ def record_answer(session: Session, *, ctx: BookingContext, participant: Partici
     previous = participant.status
     participant.status, participant.answered_at, participant.answer_comment = status, ctx.now, comment
     session.add(participant)
+    by_link = actor is None  # from the personal link in her e-mail, without login
     if actor is None and participant.user_id is not None:
         actor = session.get(User, participant.user_id)
     # The comment stays on the participant only: a reason for declining can be health information.
-    record_event(session, meeting, action="answered", actor=actor, now=ctx.now, participant_id=participant.id,
-            role=participant.role.value, status=status.value, previous=previous.value)
+    record_event(session, meeting, action="answered", actor=actor, now=ctx.now, by_link=by_link,
+                 participant_id=participant.id, role=participant.role.value, status=status.value,
+                 previous=previous.value)
     if participant.role == ParticipantRole.advisor and participant.user_id == meeting.advisor_id:
         _advisor_answered(session, ctx=ctx, meeting=meeting, status=status, previous=previous)
     session.flush()

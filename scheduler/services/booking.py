@@ -9,15 +9,18 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from .. import crypto
 from ..db import on_commit
 from ..errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from ..models import (AnswerStatus, Meeting, MeetingEvent, MeetingStatus, Municipality, Participant,
                       ParticipantRole, Role, User, UserWard, VideoStatus, Ward)
 from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery
 from ..video import MeetingInfo, VideoRoom, VideoUnavailable
+from . import audit
 from .availability import Slot, busy_staff_emails, check_advisor_free, find_free_slots
 from .context import BookingContext
 from .cpr import normalize_cpr
+from .fodselsnummer import normalize_fodselsnummer
 from .invites import build_invite, invite_bytes
 from .locking import lock_schedule
 from .notifications import queue_invites
@@ -82,9 +85,13 @@ def _ward_for_booking(session: Session, *, code: str, user: User) -> Ward:
 
 
 def record_event(session: Session, meeting: Meeting, *, action: str, actor: User | None, now: datetime,
-            **details: Any) -> None:
+                 by_link: bool = False, **details: Any) -> None:
+    """Add to the meeting's history and to the audit trail; `by_link`: done from a personal answer link,
+    without login, so the audit names no user."""
     session.add(MeetingEvent(meeting_id=meeting.id, at=now, actor_id=actor.id if actor else None,
                              action=action, details=json.dumps(details, default=str, ensure_ascii=False) if details else None))
+    audit.record_change(session, meeting=meeting, event=action, actor=None if by_link else actor, now=now,
+                        details=details, by_link=by_link)
 
 
 def _advisor(session: Session, *, advisor_id: int, municipality_code: str) -> User:
@@ -189,9 +196,13 @@ def publish_invite(session: Session, *, ctx: BookingContext, meeting: Meeting, f
     if meeting.video_status != VideoStatus.ready or not meeting.video_join_url:
         return False
     participants = participants_of(session, meeting)
+    # The stored invite (download, API) speaks the deployment's language; each e-mailed one its reader's.
+    mailer = ctx.mailer
     data = invite_bytes(build_invite(meeting=meeting, participants=participants,
                                      organizer_name=ctx.organizer_name, organizer_email=ctx.organizer_email,
-                                     zone=ctx.rules.zone, dtstamp=ctx.now))
+                                     zone=ctx.rules.zone, dtstamp=ctx.now,
+                                     translate=(lambda m: mailer.renderer.gettext(mailer.default_language, m))
+                                     if mailer else (lambda m: m)))
     on_commit(session, lambda: ctx.calendars.write(meeting.uid, data))
     queue_invites(session, ctx=ctx, meeting=meeting, participants=participants, removed=list(removed), first=first)
     return True
@@ -206,7 +217,9 @@ def book_meeting(session: Session, *, ctx: BookingContext, data: MeetingCreate, 
     cpr = None
     if data.patient.cpr:
         try:
-            cpr = normalize_cpr(data.patient.cpr, today=ctx.now.astimezone(zone).date())
+            # The patient's national identity number: a CPR number, or in Norway a fødselsnummer.
+            normalize = normalize_fodselsnummer if ctx.rules.country == "NO" else normalize_cpr
+            cpr = normalize(data.patient.cpr, today=ctx.now.astimezone(zone).date())
         except ValueError as exc:
             raise InvalidInput(str(exc), field="patient.cpr") from None
     start_at = to_utc(data.start, zone=zone, field="start")
@@ -237,7 +250,8 @@ def book_meeting(session: Session, *, ctx: BookingContext, data: MeetingCreate, 
     session.flush()
     needs_action = AnswerStatus.needs_action
     session.add(Participant(meeting_id=meeting.id, role=ParticipantRole.patient, name=data.patient.name,
-                            email=data.patient.email, phone=data.patient.phone, cpr=cpr, status=needs_action))
+                            email=data.patient.email, phone=data.patient.phone, cpr=cpr,
+                            cpr_digest=crypto.cpr_digest(cpr) if cpr else None, status=needs_action))
     for relative in data.relatives:
         session.add(Participant(meeting_id=meeting.id, role=ParticipantRole.relative, name=relative.name,
                                 email=relative.email, phone=relative.phone, status=needs_action))

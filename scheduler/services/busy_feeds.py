@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time as timer
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Callable, Iterable, NamedTuple
@@ -25,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from ..db import new_session
 from ..errors import N_, Forbidden, InvalidInput
-from ..models import BusyFeed, BusyInterval, Meeting, Role, User
+from ..models import BusyFeed, BusyFeedVersion, BusyInterval, Meeting, Role, User
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,14 @@ def _claim(session: Session, *, feed_id: int, now: datetime, interval: timedelta
 
 def _delete_intervals(session: Session, *, user_id: int) -> None:
     session.exec(delete(BusyInterval).where(col(BusyInterval.user_id) == user_id))
+    _new_version(session, user_id=user_id)
+
+
+def _new_version(session: Session, *, user_id: int) -> None:
+    """Her busy rows changed: slot search's parsed copy of the old ones is no longer used."""
+    row = session.get(BusyFeedVersion, user_id) or BusyFeedVersion(user_id=user_id, version="")
+    row.version = uuid.uuid4().hex  # random, not a counter: equal in no other database or process
+    session.add(row)
 
 
 def _replace_intervals(session: Session, *, user_id: int, occurrences: list[_Occurrence]) -> None:

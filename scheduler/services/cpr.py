@@ -1,12 +1,18 @@
-"""Danish CPR numbers: shape and plausible birth date, never modulus 11 (see DOMAIN.md)."""
+"""Danish CPR numbers: shape and plausible birth date, never modulus 11 (see DOMAIN.md); and the
+re-encryption of the stored numbers when the keys rotate (scheduler/crypto.py encrypts them)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
+from sqlalchemy import Integer, Text, column, select, table, update
+from sqlalchemy.engine import Engine
+
+from .. import crypto
 from ..errors import N_
 
-_CPR = re.compile(r"(\d{2})(\d{2})(\d{2})-?(\d{4})")
+_CPR = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{2})-?([0-9]{4})")  # ASCII digits only (not \d: "٠١")
 
 
 def _century(digit7: int, yy: int) -> int:
@@ -41,3 +47,33 @@ def normalize_cpr(text: str, *, today: date) -> str:
 def mask_cpr(cpr: str | None) -> str | None:
     """Show the birth date part only: '010190-****'."""
     return f"{cpr[:6]}-****" if cpr else None
+
+
+# The participant table as stored: the ciphertext itself, not the model's decrypted EncryptedText.
+_STORED = table("participant", column("id", Integer), column("cpr", Text))
+
+
+def rotate_stored_cprs(engine: Engine, *, batch_size: int = 500,
+                       on_batch: Callable[[int], None] = lambda done: None) -> int:
+    """Re-encrypt every stored CPR number with the newest key, one transaction per batch; how many.
+
+    A row is only rewritten if it still holds the value read, so a number removed meanwhile (retention)
+    is never brought back. Running it again is harmless.
+    """
+    done, last_id = 0, 0
+    while True:
+        with engine.begin() as connection:
+            rows = connection.execute(select(_STORED.c.id, _STORED.c.cpr)
+                                      .where(_STORED.c.cpr.is_not(None), _STORED.c.id > last_id)
+                                      .order_by(_STORED.c.id).limit(batch_size)).all()
+            for row_id, token in rows:
+                try:
+                    rotated = crypto.rotate(token)
+                except crypto.CprKeyError as exc:
+                    raise crypto.CprKeyError(f"participant {row_id}: {exc}") from None
+                done += connection.execute(update(_STORED).where(_STORED.c.id == row_id, _STORED.c.cpr == token)
+                                           .values(cpr=rotated)).rowcount
+        if not rows:
+            return done
+        last_id = rows[-1][0]
+        on_batch(done)

@@ -2,7 +2,8 @@
 and aggregated statistics tables, as CSV, XLSX and JSON.
 
 The uptake log never holds names, CPR numbers, notes, e-mail addresses or phone numbers: the
-patient appears only as a keyed hash. Rows stream from a server-side cursor and are written
+patient appears only as a keyed hash of her stored CPR digest (never decrypted here, and kept when
+retention removes the CPR number itself). Rows stream from a server-side cursor and are written
 in chunks, so an export of millions of rows runs in bounded memory.
 """
 from __future__ import annotations
@@ -63,11 +64,10 @@ def export_key(*, configured: str, secret_key: str) -> bytes:
     return hmac.new(secret_key.encode("utf-8"), b"discharge-scheduler export key v1", hashlib.sha256).digest()
 
 
-def patient_key(key: bytes, *, cpr: str | None, meeting_uid: str) -> str:
-    """HMAC-SHA256 of the CPR number (else of the meeting): the same patient gets the same key in
-    every export made with the same key, and the key cannot be turned back into the CPR number."""
-    digits = "".join(c for c in cpr or "" if c.isdigit())
-    message = f"cpr:{digits}" if digits else f"meeting:{meeting_uid}"
+def patient_key(key: bytes, *, cpr_digest: str | None, meeting_uid: str) -> str:
+    """HMAC-SHA256 of the patient's CPR digest (else of the meeting): the same patient gets the same
+    key in every export made with the same key, and neither hash can be turned back into the CPR."""
+    message = f"patient:{cpr_digest}" if cpr_digest else f"meeting:{meeting_uid}"
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
@@ -81,10 +81,10 @@ def neutralize(value: object) -> object:
 # ---- rows
 
 
-def _patient_cpr():  # type: ignore[no-untyped-def]
-    return (select(func.min(Participant.cpr))
+def _patient_digest():  # type: ignore[no-untyped-def]
+    return (select(func.min(Participant.cpr_digest))
             .where(Participant.meeting_id == Meeting.id, Participant.role == ParticipantRole.patient,
-                   Participant.cpr.is_not(None))
+                   Participant.cpr_digest.is_not(None))
             .correlate(Meeting).scalar_subquery())
 
 
@@ -93,7 +93,7 @@ def _uptake_query(*, start: date, end: date, municipality_codes: Sequence[str], 
     start_at, end_at = period_bounds(start, end, zone)
     return (select(Meeting.start_at, Meeting.municipality_code, Municipality.name, Ward.code, Offer.code,
                    Offer.category, OfferPresentation.response, OfferPresentation.uptake, OfferPresentation.started_on,
-                   Meeting.status, Meeting.outcome, Meeting.uid, _patient_cpr().label("cpr"))
+                   Meeting.status, Meeting.outcome, Meeting.uid, _patient_digest().label("cpr_digest"))
             .select_from(OfferPresentation)
             .join(Meeting, Meeting.id == OfferPresentation.meeting_id)
             .join(Offer, Offer.id == OfferPresentation.offer_id)
@@ -122,10 +122,11 @@ def _stream(engine: Engine, query, *, zone: ZoneInfo, key: bytes) -> Iterator[tu
     with reading_connection(engine) as connection:
         result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
         for (start_at, municipality_code, municipality_name, ward_code, offer_code, category, response, uptake,
-             started_on, status, outcome, uid, cpr) in result:
+             started_on, status, outcome, uid, digest) in result:
             yield (start_at.astimezone(zone).date(), municipality_code, municipality_name, ward_code, offer_code,
                    category, response.value, uptake.value if uptake else None, started_on, status.value,
-                   outcome.value if outcome else None, MEETING_TYPE, patient_key(key, cpr=cpr, meeting_uid=uid))
+                   outcome.value if outcome else None, MEETING_TYPE,
+                   patient_key(key, cpr_digest=digest, meeting_uid=uid))
 
 
 # ---- writers: each turns rows into byte chunks

@@ -1,6 +1,7 @@
 """iMIP e-mails (RFC 6047) laid out as ../shared/CALENDAR.md says, and sending them over SMTP."""
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -8,6 +9,17 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from datetime import datetime
+
+
+# RFC 5322 specials: in a display name they need a quoted-string, and Python's header folding can drop the
+# quotes of a long one (CPython gh-80222), so "Hansen, evil@example.org, ..." would become extra addresses.
+# A display name is only shown, so it goes without them.
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+
+
+def display_name(name: str | None) -> str:
+    """A name for an address header: no specials, one line."""
+    return " ".join(_SPECIALS.sub(" ", name or "").split())
 
 
 @dataclass(frozen=True)
@@ -42,8 +54,8 @@ def build_message(*, sender_name: str, sender_email: str, recipient_name: str | 
                   method: str | None = None, attach_calendar: bool = False) -> EmailMessage:
     """multipart/mixed -> multipart/alternative (text, html, text/calendar; method=...) [+ invite.ics]."""
     message = EmailMessage()
-    message["From"] = Address(display_name=sender_name, addr_spec=sender_email)
-    message["To"] = Address(display_name=recipient_name or "", addr_spec=recipient_email)
+    message["From"] = Address(display_name=display_name(sender_name), addr_spec=sender_email)
+    message["To"] = Address(display_name=display_name(recipient_name), addr_spec=recipient_email)
     message["Subject"] = subject
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=sender_email.rpartition("@")[2] or None)

@@ -110,7 +110,8 @@ def catalogue_municipalities(session: Session, *, user: User) -> list[Municipali
 
 def require_catalogue_access(session: Session, *, user: User, municipality_code: str) -> Municipality:
     """The municipality if this user may maintain its catalogue; NotFound or Forbidden otherwise."""
-    municipality = session.get(Municipality, municipality_code) if len(municipality_code) == 4 else None
+    is_code = len(municipality_code) == 4 and municipality_code.isascii() and municipality_code.isdigit()
+    municipality = session.get(Municipality, municipality_code) if is_code else None
     if municipality is None:
         raise NotFound(N_("Kommunen findes ikke"))
     if user.role == Role.admin:

@@ -1,4 +1,9 @@
-"""Reference data shipped with the app: the municipalities with their codes and regions."""
+"""Reference data shipped with the app: each country's municipalities with their codes and regions.
+
+Denmark: the 98 municipalities with their 4-digit codes and the five regions (DK-81 ... DK-85).
+Norway: the 357 kommuner of 2024 with their 4-digit kommunenummer; the first two digits are the
+county (fylke), kept as the region (NO-03 Oslo ... NO-56 Finnmark; SSB classification 131).
+"""
 from __future__ import annotations
 
 import csv
@@ -8,17 +13,19 @@ from sqlmodel import Session, select
 
 from ..models import Municipality
 
+MUNICIPALITY_FILES = {"DK": "data/municipalities_dk.csv", "NO": "data/municipalities_no.csv"}
 
-def read_municipalities() -> list[dict[str, str]]:
-    text = resources.files("scheduler").joinpath("data/municipalities.csv").read_text(encoding="utf-8")
+
+def read_municipalities(country: str = "DK") -> list[dict[str, str]]:
+    text = resources.files("scheduler").joinpath(MUNICIPALITY_FILES[country]).read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 
-def load_municipalities(session: Session) -> int:
-    """Insert or update every municipality; returns how many were new."""
+def load_municipalities(session: Session, *, country: str = "DK") -> int:
+    """Insert or update every municipality of the country (app.country); returns how many were new."""
     existing = {m.code: m for m in session.exec(select(Municipality))}
     added = 0
-    for row in read_municipalities():
+    for row in read_municipalities(country):
         municipality = existing.get(row["code"])
         if municipality is None:
             municipality = Municipality(code=row["code"])

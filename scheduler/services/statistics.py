@@ -1,28 +1,32 @@
 """Uptake statistics for coordinators: meetings, offers presented, responses and uptake per offer,
 category, municipality and month, with small counts suppressed.
 
-The database does the counting (GROUP BY offer, response and uptake; local month, response and
-uptake; municipality, local month, status and outcome); Python only adds up those aggregated
-rows into the four published tables and the total. The four tables are suppressed together, as
+The database does the counting: meetings and offers from their monthly totals
+(statistics_summary), plus the few rows where a local month or the period does not line up with
+a UTC month. Python only adds up those aggregated rows into the
+four published tables and the total. The four tables are suppressed together, as
 one system of sums, so that fetching one grouping after another for the same filter never gives
 away a hidden count.
 """
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal, text
+from sqlalchemy import and_, case, func, literal, or_, text
 from sqlmodel import Session, select
 
 from ..errors import N_, Forbidden, InvalidInput
-from ..models import (Meeting, MeetingOutcome, MeetingStatus, Municipality, Offer, OfferPresentation,
-                      OfferResponse, Role, UptakeStatus, User)
+from ..models import (Meeting, MeetingMonthTotals, Municipality, Offer, OfferMonthTotals, OfferPresentation, Role,
+                      User)
 from .offers import CATEGORIES
+from .statistics_summary import MEETING_COUNTS, OFFER_COUNTS, meeting_result, offer_figures, utc_month
+from .statistics_summary import RESPONSE_COUNTS, UPTAKE_COUNTS  # noqa: F401  (the dashboard's column groups)
 from .suppression import Sum, minimal_patterns, suppress
 from .timeutil import day_start_utc
 
@@ -30,10 +34,6 @@ GROUPINGS = ("offer", "category", "municipality", "month")
 MAX_MONTHS = 120  # ten years is more than any evaluation needs, and keeps the month CASE small
 PARTNERS = 8  # offers tried per kind of partner when protecting a count (the likely cheapest first)
 
-MEETING_COUNTS = ("booked", "held", "no_show", "cancelled", "unrecorded")
-RESPONSE_COUNTS = ("presented", "accepted", "declined", "considering", "referred")
-UPTAKE_COUNTS = ("eligible", "started", "not_started", "unknown", "pending")
-OFFER_COUNTS = RESPONSE_COUNTS + UPTAKE_COUNTS
 COUNTS = MEETING_COUNTS + OFFER_COUNTS
 RATES: dict[str, tuple[str, str]] = {  # rate -> (numerator, denominator)
     "accepted_rate": ("accepted", "presented"), "declined_rate": ("declined", "presented"),
@@ -124,7 +124,8 @@ def resolve_municipalities(session: Session, *, user: User, requested: Iterable[
         return scope
     for code in requested:
         if code not in scope:
-            if session.get(Municipality, code) is None:
+            # Only a code of the right shape is looked up (PostgreSQL refuses e.g. a NUL character).
+            if not (len(code) == 4 and code.isascii() and code.isdigit()) or session.get(Municipality, code) is None:
                 raise InvalidInput(N_("Ukendt kommune: %(code)s"), field="municipality", code=code)
             raise Forbidden(N_("Kommunen %(code)s ligger uden for dit område"), field="municipality", code=code)
     return requested
@@ -154,19 +155,17 @@ def period_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, dat
     return day_start_utc(start, zone), day_start_utc(date.fromordinal(end.toordinal() + 1), zone)
 
 
-def month_index(column, months: Sequence[date], zone: ZoneInfo):  # type: ignore[no-untyped-def]
-    """SQL: which of `months` a UTC timestamp falls in, by local time. Boundaries are local midnights
-    computed here and bound as UTC, so it is the same on SQLite and PostgreSQL and right at DST. The
-    CASE is a balanced tree: a row takes log2(months) comparisons, not one per month."""
-    bounds = [day_start_utc(month, zone) for month in months[1:]]  # bounds[i]: the start of month i + 1
+def interval_index(column, bounds: Sequence[datetime]):  # type: ignore[no-untyped-def]
+    """SQL: how many of the sorted `bounds` are <= the value (0 before the first). The CASE is a
+    balanced tree: a row takes log2(bounds) comparisons, not one per bound."""
 
-    def tree(low: int, high: int):  # type: ignore[no-untyped-def]  # months low..high
+    def tree(low: int, high: int):  # type: ignore[no-untyped-def]  # answers low..high
         if low == high:
             return literal(low)
         middle = (low + high + 1) // 2
         return case((column < bounds[middle - 1], tree(low, middle - 1)), else_=tree(middle, high))
 
-    return tree(0, len(months) - 1)
+    return tree(0, len(bounds))
 
 
 def month_key(month: date) -> str:
@@ -180,24 +179,114 @@ def month_key(month: date) -> str:
 # hundred aggregated rows are turned into figures in Python.
 
 
-def meeting_result(status: MeetingStatus, outcome: MeetingOutcome | None) -> str:
-    """What became of a meeting: the recorded outcome wins, else its status; exactly one of
-    held, no_show, cancelled (also cancelled late) or unrecorded."""
-    if status == MeetingStatus.cancelled or outcome == MeetingOutcome.cancelled_late:
-        return "cancelled"
-    if outcome == MeetingOutcome.held or (outcome is None and status == MeetingStatus.held):
-        return "held"
-    if outcome == MeetingOutcome.no_show or (outcome is None and status == MeetingStatus.no_show):
-        return "no_show"
-    return "unrecorded"
+@dataclass(frozen=True)
+class _Segment:
+    """A stretch of time that the monthly offer totals count for another local month than its own."""
+
+    start_at: datetime
+    end_at: datetime
+    month: int | None  # its local month in the period (None: outside the period)
+    counted_as: int | None  # the local month its UTC month's totals go to (None: not used)
 
 
-def offer_figures(response: OfferResponse, uptake: UptakeStatus | None) -> tuple[str, ...]:
-    """The counts one offer presented adds to: presented, its response, and for an accepted or
-    referred offer eligible plus its uptake (pending until recorded)."""
-    if response in (OfferResponse.accepted, OfferResponse.referred):
-        return "presented", response.value, "eligible", uptake.value if uptake else "pending"
-    return "presented", response.value
+def _month_plan(bounds: list[datetime]) -> tuple[dict[date, int], list[_Segment]]:
+    """How the totals serve a period whose local months start at `bounds` (the period's end last).
+
+    Each UTC month whose middle lies in the period goes whole to the local month holding that
+    middle; the rows of the stretches where that is wrong (a few hours at each month's edge, up to
+    half a month at the period's ends) are added to their own month and taken from the other."""
+    def local_month(at: datetime) -> int | None:
+        i = bisect_right(bounds, at) - 1
+        return i if 0 <= i < len(bounds) - 1 else None
+
+    starts = [datetime(bounds[0].year, bounds[0].month, 1, tzinfo=UTC)]
+    while starts[-1] < bounds[-1]:
+        previous = starts[-1]
+        starts.append(datetime(previous.year + previous.month // 12, previous.month % 12 + 1, 1, tzinfo=UTC))
+    used = {utc_month(u): month for u, following in zip(starts, starts[1:])
+            if (month := local_month(u + (following - u) / 2)) is not None}
+    cuts = sorted(set(bounds) | set(starts))
+    segments = []
+    for start_at, end_at in zip(cuts, cuts[1:]):
+        month, counted_as = local_month(start_at), used.get(utc_month(start_at))
+        if month != counted_as:
+            segments.append(_Segment(start_at, end_at, month, counted_as))
+    return used, segments
+
+
+def _from_totals(session: Session, *, table, by, names: tuple[str, ...], used: dict[date, int],  # type: ignore[no-untyped-def]
+                 codes: Sequence[str], per_group: dict, per_month: list[dict[str, int]]) -> None:
+    """Add the monthly totals of the UTC months used to their group (`by`) and to their local month."""
+    if not used:
+        return
+    where = [table.month >= min(used), table.month <= max(used), table.municipality_code.in_(codes)]
+    sums = [func.sum(getattr(table, name)) for name in names]
+    for group, *values in session.exec(select(by, *sums).where(*where).group_by(by)):
+        row = per_group[group]
+        for name, value in zip(names, values):
+            row[name] += value
+    for month, *values in session.exec(select(table.month, *sums).where(*where).group_by(table.month)):
+        row = per_month[used[month]]
+        for name, value in zip(names, values):
+            row[name] += value
+
+
+def _in_segments(segments: list[_Segment]):  # type: ignore[no-untyped-def]
+    """SQL: which segment a meeting starts in (1-based; see _month_plan), and the condition that it does."""
+    index = interval_index(Meeting.start_at, [segment.start_at for segment in segments]).label("segment")
+    return index, or_(*(and_(Meeting.start_at >= s.start_at, Meeting.start_at < s.end_at) for s in segments))
+
+
+def _meeting_counts(session: Session, *, bounds: list[datetime], codes: Sequence[str],
+                    ) -> tuple[dict[str, dict[str, int]], list[dict[str, int]]]:
+    """MEETING_COUNTS per municipality and per local month for the meetings starting in [bounds[0], bounds[-1])."""
+    per_municipality: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEETING_COUNTS, 0))
+    per_month = [dict.fromkeys(MEETING_COUNTS, 0) for _ in bounds[1:]]
+    used, segments = _month_plan(bounds)
+    _from_totals(session, table=MeetingMonthTotals, by=MeetingMonthTotals.municipality_code, names=MEETING_COUNTS,
+                 used=used, codes=codes, per_group=per_municipality, per_month=per_month)
+    if segments:
+        index, inside = _in_segments(segments)
+        rows = select(index, Meeting.municipality_code, Meeting.status, Meeting.outcome) \
+            .where(Meeting.municipality_code.in_(codes), inside).subquery()
+        for segment_index, code, status, outcome, n in session.exec(
+                select(rows.c.segment, rows.c.municipality_code, rows.c.status, rows.c.outcome, func.count())
+                .group_by(rows.c.segment, rows.c.municipality_code, rows.c.status, rows.c.outcome)):
+            _correct(segments[segment_index - 1], per_municipality[code], per_month,
+                     ("booked", meeting_result(status, outcome)), n)
+    return {k: v for k, v in per_municipality.items() if any(v.values())}, per_month
+
+
+def _offer_counts(session: Session, *, bounds: list[datetime], codes: Sequence[str],
+                  ) -> tuple[dict[int, dict[str, int]], list[dict[str, int]]]:
+    """OFFER_COUNTS per offer id and per local month for the meetings starting in [bounds[0], bounds[-1])."""
+    per_offer: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OFFER_COUNTS, 0))
+    per_month = [dict.fromkeys(OFFER_COUNTS, 0) for _ in bounds[1:]]
+    used, segments = _month_plan(bounds)
+    _from_totals(session, table=OfferMonthTotals, by=OfferMonthTotals.offer_id, names=OFFER_COUNTS, used=used,
+                 codes=codes, per_group=per_offer, per_month=per_month)
+    if segments:
+        index, inside = _in_segments(segments)
+        rows = select(index, OfferPresentation.offer_id, OfferPresentation.response, OfferPresentation.uptake) \
+            .join(Meeting, Meeting.id == OfferPresentation.meeting_id) \
+            .where(Meeting.municipality_code.in_(codes), inside).subquery()
+        for segment_index, offer_id, response, uptake, n in session.exec(
+                select(rows.c.segment, rows.c.offer_id, rows.c.response, rows.c.uptake, func.count())
+                .group_by(rows.c.segment, rows.c.offer_id, rows.c.response, rows.c.uptake)):
+            _correct(segments[segment_index - 1], per_offer[offer_id], per_month, offer_figures(response, uptake), n)
+    return {k: v for k, v in per_offer.items() if any(v.values())}, per_month
+
+
+def _correct(segment: _Segment, group: dict[str, int], per_month: list[dict[str, int]], names: Iterable[str],
+             n: int) -> None:
+    """Rows of a segment the totals count for the wrong local month: to their own month, from the other."""
+    sign = (segment.month is not None) - (segment.counted_as is not None)
+    for name in names:
+        group[name] += sign * n
+        if segment.month is not None:
+            per_month[segment.month][name] += n
+        if segment.counted_as is not None:
+            per_month[segment.counted_as][name] -= n
 
 
 def _fast_aggregates(session: Session) -> None:
@@ -220,31 +309,23 @@ def uptake_statistics(session: Session, *, start: date, end: date, municipality_
     offers: dict[int, Offer] = {}
     if codes:
         start_at, end_at = period_bounds(start, end, zone)
-        where = [Meeting.start_at >= start_at, Meeting.start_at < end_at, Meeting.municipality_code.in_(codes)]
         _fast_aggregates(session)
-        # The month is computed in a subquery and grouped by name: PostgreSQL would not match two
-        # copies of a CASE with bound parameters in SELECT and GROUP BY.
-        meetings = select(Meeting.municipality_code.label("municipality"),
-                          month_index(Meeting.start_at, months, zone).label("month"), Meeting.status,
-                          Meeting.outcome).where(*where).subquery()
-        for code, month, status, outcome, n in session.exec(
-                select(meetings.c.municipality, meetings.c.month, meetings.c.status, meetings.c.outcome,
-                       func.count()).group_by(meetings.c.municipality, meetings.c.month, meetings.c.status,
-                                              meetings.c.outcome)):
-            for key in (("municipality", code), ("month", month_keys[month]), ("total", "")):
-                counts[key]["booked"] += n
-                counts[key][meeting_result(status, outcome)] += n
+        bounds = [start_at, *(day_start_utc(m, zone) for m in months[1:]), end_at]
+        per_municipality, meetings_per_month = _meeting_counts(session, bounds=bounds, codes=codes)
+        for code, figures in per_municipality.items():
+            for key in (("municipality", code), ("total", "")):
+                for name in MEETING_COUNTS:
+                    counts[key][name] += figures[name]
+        for month, figures in zip(month_keys, meetings_per_month):
+            for name in MEETING_COUNTS:
+                counts["month", month][name] += figures[name]
 
-        presented = select(OfferPresentation.offer_id, OfferPresentation.response, OfferPresentation.uptake,
-                           func.count()).join(Meeting, Meeting.id == OfferPresentation.meeting_id).where(*where) \
-            .group_by(OfferPresentation.offer_id, OfferPresentation.response, OfferPresentation.uptake)
-        per_offer = list(session.exec(presented))
-        ids = {offer_id for offer_id, *_ in per_offer}
-        offers = {o.id: o for o in session.exec(select(Offer).where(Offer.id.in_(ids)))} if ids else {}
-        for offer_id, response, uptake, n in per_offer:
+        per_offer, per_month = _offer_counts(session, bounds=bounds, codes=codes)
+        offers = {o.id: o for o in session.exec(select(Offer).where(Offer.id.in_(per_offer)))} if per_offer else {}
+        for offer_id, figures in per_offer.items():
             row = counts["offer", _offer_key(offers[offer_id])]
-            for name in offer_figures(response, uptake):
-                row[name] += n
+            for name in OFFER_COUNTS:
+                row[name] += figures[name]
         # An offer counts for its own municipality (recording keeps offers to the patient's
         # municipality), so a municipality's offer figures are the sum of its offers' rows.
         for offer in offers.values():
@@ -253,15 +334,9 @@ def uptake_statistics(session: Session, *, start: date, end: date, municipality_
                 target = counts[key]
                 for name in OFFER_COUNTS:
                     target[name] += row[name]
-
-        by_month = select(month_index(Meeting.start_at, months, zone).label("month"), OfferPresentation.response,
-                          OfferPresentation.uptake).join(Meeting, Meeting.id == OfferPresentation.meeting_id) \
-            .where(*where).subquery()
-        for month, response, uptake, n in session.exec(
-                select(by_month.c.month, by_month.c.response, by_month.c.uptake, func.count())
-                .group_by(by_month.c.month, by_month.c.response, by_month.c.uptake)):
-            for name in offer_figures(response, uptake):
-                counts["month", month_keys[month]][name] += n
+        for month, figures in zip(month_keys, per_month):
+            for name in OFFER_COUNTS:
+                counts["month", month][name] += figures[name]
 
     municipalities = sorted(key for table, key in counts if table == "municipality")
     names = {m.code: m.name for m in session.exec(select(Municipality).where(Municipality.code.in_(municipalities)))} \

@@ -9,9 +9,8 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from ..errors import DomainError
-from ..models import User
-from .context import close_db, db, services
+from ..errors import N_, DomainError, InvalidInput
+from .context import close_db, services
 
 log = logging.getLogger(__name__)
 LANGUAGES = ("da", "en", "nb")
@@ -31,22 +30,37 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _field_with_nul() -> str | None:
+    """The first path part, query or form field holding a NUL character (JSON bodies: see schemas.py)."""
+    fields = [*(request.view_args or {}).items(), *request.args.items(multi=True), *request.form.items(multi=True)]
+    for name, value in fields:
+        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            return name
+    return None
+
+
 def setup_web(app: Flask) -> None:
     Babel(app, locale_selector=lambda: _locale() if request else app.config["BABEL_DEFAULT_LOCALE"])
     csrf.init_app(app)
     login = LoginManager(app)
     login.login_view = "auth.login"
     login.login_message = None
+    login.session_protection = "strong"  # a session cookie used from another address or browser is dropped
+    from .auth import load_session_user
 
-    @login.user_loader
-    def load_user(user_id: str) -> User | None:
-        user = db().get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+    login.user_loader(load_session_user)
 
     from . import filters
 
     filters.register(app)
     app.teardown_appcontext(close_db)
+
+    @app.before_request
+    def refuse_nul_characters():  # type: ignore[no-untyped-def]
+        """No one types a NUL character, and PostgreSQL cannot store one: refused before any view sees it."""
+        field = _field_with_nul()
+        if field is not None:
+            raise InvalidInput(N_("Må ikke indeholde kontroltegn"), field=field)
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]
@@ -97,8 +111,11 @@ def setup_web(app: Flask) -> None:
         return render_template("error.html", message=message, status=500), 500
 
     from ..api import api
+    from .account import bp as account_bp
+    from .admin_users import bp as admin_users_bp
     from .advisor import bp as advisor_bp
     from .answers import bp as answers_bp
+    from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .busy_feed import bp as busy_feed_bp
     from .calendar_feeds import bp as calendar_feeds_bp
@@ -109,6 +126,8 @@ def setup_web(app: Flask) -> None:
 
     csrf.exempt(api)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
+    app.register_blueprint(admin_users_bp)
     app.register_blueprint(meetings_bp)
     app.register_blueprint(busy_feed_bp)
     app.register_blueprint(answers_bp)
@@ -117,4 +136,5 @@ def setup_web(app: Flask) -> None:
     app.register_blueprint(recording_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(audit_bp)
     app.register_blueprint(api)

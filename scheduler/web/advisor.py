@@ -14,6 +14,7 @@ from ..errors import N_, DomainError
 from ..models import Role
 from ..schemas import parse_input
 from ..services import advisors, answers, calendar_feeds
+from .audit import listed
 from .context import booking_context, db, now, services
 from .guards import only_for
 
@@ -35,6 +36,7 @@ def _index(*, form: dict[str, Any] | None = None, error_for: int | None = None, 
     if error_for not in {p.id for p, _ in invitations}:
         error_for = None  # e.g. the meeting was cancelled meanwhile: the message goes at the top
     upcoming = advisors.upcoming_meetings(db(), user=current_user, now=now())
+    listed(len({m.id for _, m in invitations} | {m.id for m, _ in upcoming}), invitations=len(invitations))
     links = services().mailer.links
     answer_urls = {p.id: url_for("answers.show", token=links.token_for(p)) for _, p in upcoming if p is not None}
     wards = advisors.wards_by_id(db(), {m.ward_id for m, _ in upcoming} | {m.ward_id for _, m in invitations})

@@ -11,6 +11,7 @@ from ..errors import DomainError
 from ..models import Meeting, ParticipantRole, Ward
 from ..services import answers
 from ..services.links import BadLink, ExpiredLink
+from .audit import opened
 from .context import booking_context, db, services
 
 bp = Blueprint("answers", __name__)
@@ -31,7 +32,7 @@ def bad_link(exc: BadLink | ExpiredLink):  # type: ignore[no-untyped-def]
 
 
 def _page(token: str, participant, *, form=None, errors=None, message=None, status=200):  # type: ignore[no-untyped-def]
-    meeting = db().get(Meeting, participant.meeting_id)
+    meeting = opened(db().get(Meeting, participant.meeting_id), party=participant.role)
     # The ward is for the professionals; no page here ever shows the patient's name or CPR.
     ward = db().get(Ward, meeting.ward_id) if participant.role in (ParticipantRole.staff,
                                                                    ParticipantRole.advisor) else None

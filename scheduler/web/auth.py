@@ -1,16 +1,22 @@
-"""Log in and out with e-mail and password."""
+"""Log in and out, and keep each session honest: it ends after `security.session_idle_minutes` without a
+request, when her password changes elsewhere, and when she is deactivated."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..services.users import authenticate
-from .context import db
+from ..models import User
+from ..services.users import LoginPolicy, log_in, session_version
+from .context import db, now, services
 
 bp = Blueprint("auth", __name__)
+
+SEEN_AT = "seen_at"  # the clock's time (seconds) of the session's last request
+VERSION = "password_version"  # users.session_version when the session began
+PASSES = ("static", "api")  # no session check: files, and the API (bearer tokens, no cookies)
 
 
 def _start_page() -> str:
@@ -28,23 +34,78 @@ def _safe_next(target: str | None) -> str:
     return _start_page()
 
 
+def _clock_seconds() -> int:
+    return int(now().timestamp())
+
+
+def load_session_user(user_id: str) -> User | None:
+    """Flask-Login's user loader: an active user whose password is the one this session began with."""
+    user = db().get(User, int(user_id)) if user_id.isdigit() else None
+    if user is None or not user.is_active or session.get(VERSION) != session_version(user):
+        return None
+    return user
+
+
+def start_session(user: User) -> None:
+    session.clear()  # nothing from before the login survives
+    login_user(user)
+    keep_session(user)
+
+
+def keep_session(user: User) -> None:
+    """Mark the session current for `user` (after login, or after she changed her own password)."""
+    session[VERSION] = session_version(user)
+    session[SEEN_AT] = _clock_seconds()
+
+
+def end_session() -> None:
+    logout_user()
+    session.pop(VERSION, None)
+    session.pop(SEEN_AT, None)
+
+
+@bp.before_app_request
+def check_session():  # type: ignore[no-untyped-def]
+    """End a session that sat idle too long or whose user can no longer use it; pages that need a
+    login then send her to the login page, where the message is shown."""
+    if request.blueprint in PASSES or request.endpoint in PASSES or "_user_id" not in session:
+        return
+    seen_at = session.get(SEEN_AT)
+    idle_minutes = services().config.security.session_idle_minutes
+    if not isinstance(seen_at, int) or _clock_seconds() - seen_at > idle_minutes * 60:
+        end_session()
+        flash(gettext("Du er blevet logget ud, fordi du ikke har brugt systemet i %(minutes)s minutter. "
+                      "Log ind igen.", minutes=idle_minutes), "warn")
+    elif not current_user.is_authenticated:  # deactivated, password changed, or the session moved
+        end_session()
+        flash(gettext("Din session er afsluttet. Log ind igen."), "warn")
+    else:
+        session[SEEN_AT] = _clock_seconds()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
-    error = None
-    email = request.form.get("email", "")
+    error, status = None, 200
+    email = request.form.get("email", "")[:254]
     if request.method == "POST":
-        user = authenticate(db(), email=email, password=request.form.get("password", ""))
-        if user is not None:
-            login_user(user)
+        result = log_in(db(), email=email, password=request.form.get("password", ""), now=now(),
+                        policy=LoginPolicy.from_config(services().config))
+        db().commit()  # the attempt counts whatever its outcome
+        if result.user is not None:
+            start_session(result.user)
             return redirect(_safe_next(request.args.get("next")))
-        error = gettext("Forkert e-mail eller adgangskode")
-    return render_template("login.html", email=email, error=error), 401 if error else 200
+        if result.is_locked:
+            error, status = gettext("Kontoen er låst efter for mange forkerte forsøg. Prøv igen om %(minutes)s "
+                                    "minutter.", minutes=result.minutes_left(now())), 429
+        else:
+            error, status = gettext("Forkert e-mail eller adgangskode"), 401
+    return render_template("auth/login.html", email=email, error=error), status
 
 
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
-    logout_user()
+    end_session()
     return redirect(url_for("auth.login"))
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 from sqlmodel import Session
 
 from .. import AppServices
@@ -16,9 +16,11 @@ def services() -> AppServices:
 
 
 def db() -> Session:
-    """The request's session; the view commits, teardown closes (rolling back what was not)."""
+    """The request's session; the view commits, teardown closes (rolling back what was not).
+    GET and HEAD requests only read (and log): on SQLite they read side by side (db.new_session)."""
     if "db_session" not in g:
-        g.db_session = new_session(services().engine)
+        read_mostly = has_request_context() and request.method in ("GET", "HEAD")
+        g.db_session = new_session(services().engine, read_mostly=read_mostly)
     return g.db_session
 
 

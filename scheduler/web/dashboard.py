@@ -2,7 +2,6 @@
 counts, server-rendered SVG charts, and downloads of the uptake log and of the tables."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,14 +14,14 @@ from werkzeug.datastructures import MultiDict
 from ..errors import N_, DomainError, InvalidInput
 from ..models import Role, User
 from ..schemas import within_years
-from ..services import exports, statistics
+from ..services import audit, exports, statistics
 from ..services.reading import reading_session
 from ..services.statistics import GROUPING_LABELS, LABELS, StatsRow, UptakeStatistics
+from .audit import exported
 from .context import db, now, services
 from .guards import only_for
 
 bp = Blueprint("dashboard", __name__)
-log = logging.getLogger(__name__)
 STATISTICS_ROLES = (Role.coordinator, Role.admin)
 
 CHART_WIDTH = 640
@@ -82,17 +81,20 @@ def app_export_key() -> bytes:
                               secret_key=current_app.config["SECRET_KEY"])
 
 
-def uptake_export(selection: StatsFilter, *, fmt: str, separator: str, user: User) -> Response:
+def uptake_export(selection: StatsFilter, *, fmt: str, separator: str) -> Response:
     """The row-level uptake log as a streamed download."""
     kind = exports.check_format(fmt, separator)
     rows = exports.uptake_rows(services().engine, start=selection.start, end=selection.end,
                                municipality_codes=selection.municipality_codes, zone=services().config.zone,
                                key=app_export_key())
-    # Who exported what, when (no personal data goes in the log itself).
-    log.info("uptake export by user %s: %s to %s, municipalities %s, format %s", user.id, selection.start,
-             selection.end, ",".join(selection.municipality_codes), fmt)
+    exported(audit.UPTAKE_LOG, detail=_described(selection, fmt=fmt))
     name = exports.export_filename(prefix="uptake", start=selection.start, end=selection.end, fmt=fmt)
     return _download(exports.export_chunks(rows, fmt=fmt, separator=separator), kind.media_type, name)
+
+
+def _described(selection: StatsFilter, *, fmt: str) -> str:
+    return audit.export_detail(start=selection.start, end=selection.end,
+                               municipality_codes=selection.municipality_codes, fmt=fmt)
 
 
 def _download(chunks: Any, media_type: str, filename: str) -> Response:
@@ -211,7 +213,7 @@ def download_uptake(fmt: str):  # type: ignore[no-untyped-def]
     if fmt not in ("csv", "xlsx"):
         abort(404)
     selection = read_filter(request.args, user=current_user)
-    return uptake_export(selection, fmt=fmt, separator=request.args.get("separator", ";"), user=current_user)
+    return uptake_export(selection, fmt=fmt, separator=request.args.get("separator", ";"))
 
 
 @bp.get("/dashboard/statistics.csv")
@@ -226,6 +228,7 @@ def download_statistics():  # type: ignore[no-untyped-def]
     header, rows = exports.statistics_rows(stats, group_by=group_by, labels=labels,
                                            suppressed_text=suppressed_text(stats.threshold),
                                            row_label=lambda row: row_label(group_by, row))
+    exported(audit.STATISTICS, detail=_described(selection, fmt="csv") + f" group_by={group_by}")
     name = exports.export_filename(prefix=f"statistics-{group_by}", start=selection.start, end=selection.end,
                                    fmt="csv")
     return _download(exports.csv_chunks(rows, header=header, separator=separator),

@@ -13,8 +13,9 @@ from ..errors import N_, Conflict, DomainError
 from ..models import Meeting, MeetingStatus, VideoStatus, Ward
 from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, parse_input
 from ..services import booking, rebooking
-from ..services.access import meeting_for, visible_meetings
+from ..services.access import may_book, meeting_for, visible_meetings
 from ..services.users import advisors_of, municipalities, users_by_id
+from .audit import listed, opened
 from .context import booking_context, db, now, services
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
@@ -78,7 +79,7 @@ def _meeting_data(form: Any) -> dict[str, Any]:
         "patient": patient,
         "relatives": _rows(form, "relatives", MAX_RELATIVES_IN_FORM, ("name", "email", "phone")),
         "staff": _rows(form, "staff", MAX_STAFF_IN_FORM, ("name", "email")),
-        "language": form.get("language") or "da",
+        "language": form.get("language") or services().config.app.language,
     }
     if start:
         data["start"] = start
@@ -124,6 +125,7 @@ def index():  # type: ignore[no-untyped-def]
     elif show == "waiting":
         query = query.where(Meeting.video_status == VideoStatus.pending, Meeting.status != MeetingStatus.cancelled)
     meetings = db().exec(query.order_by(Meeting.start_at).limit(500)).all()
+    listed(len(meetings), show=show if show in ("upcoming", "waiting") else "all")
     wards = {w.id: w for w in db().exec(select(Ward))}
     return render_template("meetings/index.html", meetings=meetings, wards=wards, show=show,
                            advisors=users_by_id(db(), {m.advisor_id for m in meetings}))
@@ -135,13 +137,13 @@ def _new_form_defaults() -> dict[str, str]:
     return {"from": today.isoformat(),
             "to": (today + timedelta(days=services().config.booking.search_days)).isoformat(),
             "duration_minutes": str(services().rules.meeting_minutes),
-            "ward": wards[0].code if wards else "", "language": "da"}
+            "ward": wards[0].code if wards else "", "language": services().config.app.language}
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():  # type: ignore[no-untyped-def]
-    if current_user.role.value not in ("secretary", "admin"):
+    if not may_book(current_user):
         abort(403)
     form: dict[str, Any] = dict(request.form) if request.method == "POST" else _new_form_defaults()
     errors: dict[str, str] = {}
@@ -179,7 +181,15 @@ def new():  # type: ignore[no-untyped-def]
 
 
 def _load(meeting_id: int) -> Meeting:
-    return meeting_for(db(), user=current_user, meeting_id=meeting_id)
+    return opened(meeting_for(db(), user=current_user, meeting_id=meeting_id))
+
+
+def _load_to_change(meeting_id: int) -> Meeting:
+    """A meeting she sees (else 404) and may change (else 403): secretaries and admins, as in the API."""
+    meeting = _load(meeting_id)
+    if not may_book(current_user):
+        abort(403)
+    return meeting
 
 
 @bp.get("/<int:meeting_id>")
@@ -193,7 +203,7 @@ def show(meeting_id: int):  # type: ignore[no-untyped-def]
                                              days=services().config.booking.search_days)
     return render_template("meetings/show.html", meeting=meeting, participants=participants, history=history,
                            users=users, ward=db().get(Ward, meeting.ward_id),
-                           can_change=meeting.status in booking.ACTIVE_STATUSES,
+                           can_change=meeting.status in booking.ACTIVE_STATUSES and may_book(current_user),
                            show_cpr=current_user.id in (meeting.booked_by_id, meeting.advisor_id),
                            declined=rebooking.declined_advisor(db(), meeting=meeting) if meeting.needs_rebooking
                            else None,
@@ -205,7 +215,7 @@ def show(meeting_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def rebook(meeting_id: int):  # type: ignore[no-untyped-def]
     """One click on an offered slot after the advisor declined: reschedule to that time and advisor."""
-    meeting = _load(meeting_id)
+    meeting = _load_to_change(meeting_id)
     start, _, advisor_id = (request.form.get("slot") or "").partition("|")
     try:
         data = parse_input(MeetingReschedule, {"start": start, "advisor_id": advisor_id or None})
@@ -245,7 +255,7 @@ def print_invitation(meeting_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/<int:meeting_id>/video-link")
 @login_required
 def retry_video(meeting_id: int):  # type: ignore[no-untyped-def]
-    meeting = _load(meeting_id)
+    meeting = _load_to_change(meeting_id)
     if booking.retry_video_link(db(), ctx=booking_context(), meeting=meeting, actor=current_user):
         db().commit()
         flash(gettext("Videolinket er oprettet"), "success")
@@ -258,7 +268,7 @@ def retry_video(meeting_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/<int:meeting_id>/reschedule", methods=["GET", "POST"])
 @login_required
 def reschedule(meeting_id: int):  # type: ignore[no-untyped-def]
-    meeting = _load(meeting_id)
+    meeting = _load_to_change(meeting_id)
     zone = services().rules.zone
     if request.method == "POST":
         form = dict(request.form)
@@ -307,7 +317,7 @@ def reschedule(meeting_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/<int:meeting_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(meeting_id: int):  # type: ignore[no-untyped-def]
-    meeting = _load(meeting_id)
+    meeting = _load_to_change(meeting_id)
     form = dict(request.form)
     errors: dict[str, str] = {}
     message = None

@@ -16,6 +16,7 @@ from ..services import recording
 from ..services.access import meeting_for
 from ..services.booking import participants_of
 from ..services.users import users_by_id
+from .audit import listed, opened
 from .context import booking_context, db, now, services
 from .guards import only_for
 
@@ -36,7 +37,7 @@ def _load(meeting_id: int) -> Meeting:
     meeting = meeting_for(db(), user=current_user, meeting_id=meeting_id)
     if not recording.may_record(current_user, meeting):
         abort(403)
-    return meeting
+    return opened(meeting)
 
 
 def _wards(meetings: list[Meeting]) -> dict[int, Ward]:
@@ -60,6 +61,7 @@ def index():  # type: ignore[no-untyped-def]
     followups = recording.open_followups(db(), advisor=current_user, now=now(),
                                          followup_days=services().config.offers.followup_days)
     meetings = to_record + recorded
+    listed(len(meetings), to_record=len(to_record))
     return render_template("recording/index.html", to_record=to_record, recorded=recorded,
                            followup_count=sum(len(f.items) for f in followups), wards=_wards(meetings),
                            patients=_patients(meetings),
@@ -161,6 +163,7 @@ def _render_followups(*, form: dict[str, Any], errors: dict[str, str], message: 
     followups = recording.open_followups(db(), advisor=current_user, now=now(),
                                          followup_days=services().config.offers.followup_days)
     meetings = [f.meeting for f in followups]
+    listed(len(meetings))
     return render_template("recording/followups.html", followups=followups, form=form, errors=errors,
                            message=message, uptakes=list(UptakeStatus), wards=_wards(meetings),
                            patients=_patients(meetings), advisors=users_by_id(db(), {m.advisor_id for m in meetings}),

@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from scheduler.errors import Conflict, InvalidInput
 from scheduler.models import Absence, AnswerStatus, MeetingStatus, Participant, ParticipantRole
-from scheduler.services.availability import (Busy, _BusyIndex, _day_grid, _free_starts, _windows,
+from scheduler.services.availability import (_BusyBlocks, _day_grid, _floor_ms, _free_starts, _windows,
                                              busy_staff_emails, check_advisor_free, find_free_slots)
 from scheduler.services.rules import BookingRules
 
@@ -285,21 +285,63 @@ def test_free_slot_sweep_is_fast_for_many_advisors_and_busy_intervals():
     days = [date(2026, 11, 23) + timedelta(days=i) for i in range(14) if i % 7 < 5][:10]
     step, duration, earliest = timedelta(minutes=15), MINUTES_45, utc(2026, 11, 23, 0, 0)
     span_start = local(2026, 11, 23, 0, 0)
-    intervals = {advisor: [Busy(start, start + timedelta(minutes=rng.choice((30, 45, 60))), "meeting")
+    intervals = {advisor: [(start, start + timedelta(minutes=rng.choice((30, 45, 60))))
                            for start in (span_start + timedelta(minutes=5 * rng.randrange(14 * 24 * 12))
                                          for _ in range(500))]
                  for advisor in range(100)}
     plan = [(_day_grid(day, CPH, step), _windows(day, rules_hours, CPH)) for day in days]
+    ms = _floor_ms
+    plan_ms = [(grid, [ms(g) for g in grid], [(ms(ws), ms(we)) for ws, we in windows]) for grid, windows in plan]
+    busy_ms = {advisor: [(ms(s), ms(e)) for s, e in busy] for advisor, busy in intervals.items()}
 
     began = timer.perf_counter()
-    found = {advisor: [start for grid, windows in plan
-                       for start in _free_starts(grid=grid, windows=windows, busy=_BusyIndex(busy),
-                                                 duration=duration, earliest=earliest, latest_end=None)]
-             for advisor, busy in intervals.items()}
+    found = {}
+    for advisor, busy in busy_ms.items():
+        blocks = _BusyBlocks(busy)
+        found[advisor] = [grid[i] for grid, grid_ms, windows in plan_ms
+                          for i in _free_starts(grid=grid_ms, windows=windows, busy=(blocks,),
+                                                duration=45 * 60 * 1000, earliest=ms(earliest), latest_end=None)]
     elapsed = timer.perf_counter() - began
 
-    assert elapsed < 2.0
+    assert elapsed < 1.0
     plain = [start for grid, windows in plan for start in grid
              if any(ws <= start and start + duration <= we for ws, we in windows)
-             and not any(b.start_at < start + duration and start < b.end_at for b in intervals[0])]
+             and not any(s < start + duration and start < e for s, e in intervals[0])]
     assert found[0] == plain and 0 < len(plain) < 10 * 28
+
+
+def test_busy_blocks_join_overlapping_and_touching_intervals():
+    blocks = _BusyBlocks([(50, 60), (10, 20), (20, 30), (15, 25), (40, 40), (58, 70)])
+    assert (blocks.starts, blocks.ends) == ([10, 50], [30, 70])
+    assert blocks.end_of_overlap(29, 31) == 30 and blocks.end_of_overlap(30, 50) is None
+    assert not blocks.overlaps(0, 10) and blocks.overlaps(69, 80) and not blocks.overlaps(70, 80)
+
+
+def test_busy_times_to_the_millisecond_on_both_databases(search, factory, session, rules, now):
+    """Busy rows are read as milliseconds computed by the database: a meeting ending at a fraction of a
+    second blocks the start on that second, and one ending on the second does not."""
+    advisor = factory.advisor()
+    meeting = factory.meeting(advisor, local(2026, 11, 24, 10, 0))
+    meeting.end_at = local(2026, 11, 24, 10, 45) + timedelta(microseconds=1000)
+    session.add(meeting)
+    session.flush()
+    mine = starts(search(date(2026, 11, 24), advisor_id=advisor.id))
+    assert local(2026, 11, 24, 11, 0) not in mine and local(2026, 11, 24, 11, 15) in mine
+    with pytest.raises(Conflict):
+        check_advisor_free(session, rules=rules, advisor=advisor, now=now, start_at=local(2026, 11, 24, 11, 0),
+                           end_at=local(2026, 11, 24, 11, 45))
+    meeting.end_at = local(2026, 11, 24, 10, 45)
+    session.add(meeting)
+    session.flush()
+    assert local(2026, 11, 24, 11, 0) in starts(search(date(2026, 11, 24), advisor_id=advisor.id))
+    check_advisor_free(session, rules=rules, advisor=advisor, now=now, start_at=local(2026, 11, 24, 11, 0),
+                       end_at=local(2026, 11, 24, 11, 45))
+
+
+def test_a_meeting_from_the_previous_day_still_blocks(search, factory, session):
+    """Older meetings are skipped by their start, but not one long enough to reach into the window."""
+    advisor = factory.advisor(hours={day: [(time(0, 0), time(23, 0))] for day in range(7)})
+    meeting = factory.meeting(advisor, local(2026, 11, 23, 20, 0), minutes=240)  # until 00:00
+    mine = starts(search(date(2026, 11, 24), advisor_id=advisor.id))
+    assert mine[0] == local(2026, 11, 24, 0, 15)
+    assert meeting.end_at == local(2026, 11, 24, 0, 0)

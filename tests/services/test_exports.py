@@ -23,7 +23,8 @@ from scheduler.models import (AnswerStatus, Hospital, Meeting, MeetingStatus, Of
 from scheduler.services import exports
 from scheduler.services.exports import COLUMNS, export_chunks, uptake_rows
 
-from ..uptake_data import NOTE, PATIENT_EMAIL, PATIENT_NAME, PATIENT_PHONE, PERIOD, SPECS, ZONE, build, cpr_of
+from ..uptake_data import (NOTE, PATIENT_EMAIL, PATIENT_NAME, PATIENT_PHONE, PERIOD, SPECS, ZONE, build, cpr_of,
+                           digest_of)
 
 KEY = exports.export_key(configured="evaluation-key-2026", secret_key="unused")
 
@@ -155,15 +156,25 @@ def test_the_patient_key_is_stable_per_key_and_patient_and_not_the_plain_hash(en
     assert keys_of("S1") == keys_of("N1")  # the same patient (same CPR) at two meetings
     assert keys_of("S1") != keys_of("S2")
     assert len(keys_of("S6")) == 1 and keys_of("S6") != keys_of("S5")  # no CPR: keyed by the meeting
-    cpr = cpr_of("S1")
-    assert keys_of("S1") == {exports.patient_key(KEY, cpr=f"{cpr[:6]}-{cpr[6:]}", meeting_uid="whatever")}
-    assert exports.patient_key(KEY, cpr=cpr, meeting_uid="u") not in (
-        hashlib.sha256(cpr.encode()).hexdigest()[:32], hashlib.sha256(f"cpr:{cpr}".encode()).hexdigest()[:32])
+    cpr, digest = cpr_of("S1"), digest_of("S1")
+    assert keys_of("S1") == {exports.patient_key(KEY, cpr_digest=digest, meeting_uid="whatever")}
+    assert exports.patient_key(KEY, cpr_digest=digest, meeting_uid="u") not in (
+        digest[:32], hashlib.sha256(cpr.encode()).hexdigest()[:32], hashlib.sha256(f"cpr:{cpr}".encode()).hexdigest()[:32])
 
     derived = exports.export_key(configured="", secret_key="app-secret")
     assert derived == exports.export_key(configured="", secret_key="app-secret")
     assert derived != exports.export_key(configured="", secret_key="other-secret") != b"app-secret"
     assert exports.export_key(configured="k", secret_key="app-secret") == b"k"
+
+
+def test_the_export_never_decrypts_a_cpr_number(engine, world):
+    from cryptography.fernet import Fernet
+
+    from scheduler import crypto
+
+    before = read_csv(export(engine, "csv"))
+    crypto.configure_keys([Fernet.generate_key().decode()], digest_secret="another-secret")  # no key that reads
+    assert read_csv(export(engine, "csv")) == before  # the key comes from the stored digest alone
 
 
 def test_the_period_is_checked_before_any_row_is_read(engine):
