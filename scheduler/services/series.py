@@ -576,6 +576,11 @@ def _language_of(session: Session, person: SeriesParticipant, default: str) -> s
     return user.language if user else default
 
 
+FREQUENCY_LABELS = {SeriesFrequency.weekly.value: N_("Hver uge"), SeriesFrequency.biweekly.value: N_("Hver anden uge"),
+                    SeriesFrequency.monthly.value: N_("Hver måned (samme ugedag, fx 2. tirsdag)")}
+POLICY_LABELS = {HolidayPolicy.skip.value: N_("Spring møder på helligdage over"),
+                 HolidayPolicy.flag.value: N_("Hold møderne, men marker helligdage")}
+
 FREQUENCY_TEXT = {
     SeriesFrequency.weekly: N_("hver uge om %(weekday)s kl. %(time)s"),
     SeriesFrequency.biweekly: N_("hver anden uge om %(weekday)s kl. %(time)s"),

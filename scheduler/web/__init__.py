@@ -106,6 +106,7 @@ def setup_web(app: Flask) -> None:
     from .dashboard import bp as dashboard_bp
     from .meetings import bp as meetings_bp
     from .recording import bp as recording_bp
+    from .series import bp as series_bp
 
     csrf.exempt(api)
     app.register_blueprint(auth_bp)
@@ -117,4 +118,5 @@ def setup_web(app: Flask) -> None:
     app.register_blueprint(recording_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(series_bp)
     app.register_blueprint(api)
