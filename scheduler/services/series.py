@@ -332,7 +332,7 @@ def cancel_series(session: Session, *, ctx: BookingContext, series: MeetingSerie
     _check_changeable(series)
     past = [o for o in occurrences(session, series, ctx=ctx) if o.start_at <= ctx.now]
     if past:
-        _end_after(session, series, past[-1], ctx=ctx)
+        _end_after(session, series, past[-1], ctx=ctx, kind="series_ended")
         series.cancelled_at = ctx.now
         session.add(series)
         session.flush()
@@ -355,7 +355,8 @@ def _release(ctx: BookingContext, room) -> None:  # type: ignore[no-untyped-def]
         pass  # the provider expires unused rooms itself
 
 
-def _end_after(session: Session, series: MeetingSeries, last: Occurrence, *, ctx: BookingContext) -> None:
+def _end_after(session: Session, series: MeetingSeries, last: Occurrence, *, ctx: BookingContext,
+               kind: str = "series_update") -> None:
     """The series ends with `last`: REQUEST with the shorter rule (later meetings leave the calendars)."""
     series.until = last.recurrence_id.astimezone(ctx.rules.zone).date()
     series.updated_at, series.sequence = ctx.now, series.sequence + 1
@@ -364,7 +365,7 @@ def _end_after(session: Session, series: MeetingSeries, last: Occurrence, *, ctx
             session.delete(exception)
     session.add(series)
     session.flush()
-    _publish(session, series, ctx=ctx, kind="series_update")
+    _publish(session, series, ctx=ctx, kind=kind)
 
 
 def change_series(session: Session, *, ctx: BookingContext, user: User, series: MeetingSeries,
@@ -518,6 +519,7 @@ SUBJECTS = {
     "series_invite": N_("Invitation: mødeserie %(title)s"),
     "series_update": N_("Ændret: mødeserie %(title)s"),
     "series_cancel": N_("Aflyst: mødeserie %(title)s"),
+    "series_ended": N_("Aflyst: de kommende møder i serien %(title)s"),
     "series_update_one": N_("Flyttet: %(title)s %(when)s"),
     "series_cancel_one": N_("Aflyst: %(title)s %(when)s"),
 }

@@ -231,3 +231,16 @@ def test_who_sees_a_series(session, ctx, coordinator, factory):
             series_service.series_for(session, user=user, series_id=series.id)
     with pytest.raises(NotFound):
         series_service.create_series(session, ctx=ctx, user=taking_part, data=make_input())
+
+
+def test_cancelling_a_series_that_has_begun_keeps_the_held_meetings(session, ctx, coordinator):
+    series = series_service.create_series(session, ctx=ctx, user=coordinator, data=make_input())
+    session.commit()
+    later = type(ctx)(**{**ctx.__dict__, "now": local(date(2026, 12, 14), 8)})
+    series_service.cancel_series(session, ctx=later, series=series)
+    session.commit()
+    last = outbox(session)[-1]
+    assert "kommende møder" in str(last["Subject"]) and calendar_of(last)["METHOD"] == "REQUEST"
+    assert expand(ctx.calendars.read(series.uid), date(2026, 12, 1), date(2027, 6, 1)) == [
+        local(date(2026, 12, 4)), local(date(2026, 12, 11))]
+    assert series.cancelled_at == later.now
