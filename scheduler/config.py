@@ -32,6 +32,18 @@ def _str(value: Any) -> str:
     return value
 
 
+def _meeting_types(value: Any) -> list[str]:
+    known = ("discharge", "short_term_home_care", "cross_sector")
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a non-empty list of meeting types")
+    for item in value:
+        if item not in known:
+            raise ValueError(f"unknown meeting type {item!r}: must be one of {', '.join(known)}")
+    return list(dict.fromkeys(value))
+
+
 def _fernet_keys(value: Any) -> str:
     from .crypto import parse_keys
 
@@ -243,6 +255,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
     },
     "links": {
         "answer_link_days": Option(60, _int_range(1, 365), "How long a participant's answer link works."),
+    },
+    "meeting_types": {
+        "enabled": Option(["discharge"], _meeting_types,
+                          "Kinds of meeting offered: discharge, short_term_home_care, cross_sector (series)."),
+        "short_term_home_care_minutes": Option(30, _int_range(10, 240),
+                                               "Default length of a short-term placement to home care handover."),
+        "cross_sector_minutes": Option(60, _int_range(10, 480), "Default length of a cross-sector meeting."),
     },
     "security": {
         "cpr_keys": Option("", _fernet_keys,

@@ -210,6 +210,7 @@ class Meeting(SQLModel, table=True):
     outcome: MeetingOutcome | None = Field(default=None, sa_column=enum_column(MeetingOutcome, nullable=True))
     advisor_note: str | None = Field(default=None, sa_column=Column(Text))  # free text: never exported
     patient_language: str = Field(default="da", max_length=5)
+    meeting_type: str = Field(default="discharge", max_length=30)  # services/meeting_types.py
     # retention: when names, CPR, contacts and notes were removed (the pseudonymised rows stay)
     personal_data_removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
@@ -459,3 +460,69 @@ class MeetingMonthTotals(SQLModel, table=True):
     no_show: int = Field(default=0)
     cancelled: int = Field(default=0)
     unrecorded: int = Field(default=0)
+
+
+class SeriesFrequency(str, enum.Enum):
+    weekly = "weekly"
+    biweekly = "biweekly"
+    monthly = "monthly"  # on the same weekday of the month as the first meeting (e.g. 2nd Tuesday)
+
+
+class HolidayPolicy(str, enum.Enum):
+    skip = "skip"  # no meeting on a public holiday (EXDATE)
+    flag = "flag"  # the meeting stays; pages point it out
+
+
+class MeetingSeries(SQLModel, table=True):
+    """A recurring cross-sector meeting between hospital and municipal staff (no patient)."""
+
+    __tablename__ = "meeting_series"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=100, unique=True)
+    title: str = Field(max_length=200)
+    meeting_type: str = Field(default="cross_sector", max_length=30)
+    organizer_id: int = Field(foreign_key="app_user.id", index=True)
+    municipality_code: str = Field(foreign_key="municipality.code", index=True)
+    ward_id: int | None = Field(default=None, foreign_key="ward.id", index=True)
+    first_start_at: datetime = Field(sa_type=UTCDateTime)
+    duration_minutes: int
+    frequency: SeriesFrequency = Field(sa_column=enum_column(SeriesFrequency, nullable=False))
+    until: date  # the last day a meeting may fall on (a count is turned into this date)
+    holiday_policy: HolidayPolicy = Field(sa_column=enum_column(HolidayPolicy, nullable=False))
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sequence: int = Field(default=0)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    continued_from_id: int | None = Field(default=None, foreign_key="meeting_series.id")  # split on change
+
+    video_provider: str = Field(max_length=20)
+    video_join_url: str | None = Field(default=None, max_length=500)
+    video_external_id: str | None = Field(default=None, max_length=100)
+    video_guest_pin: str | None = Field(default=None, max_length=20)
+
+
+class SeriesParticipant(SQLModel, table=True):
+    __tablename__ = "series_participant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="meeting_series.id", index=True)
+    side: str = Field(max_length=20)  # hospital | municipality
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254, index=True)
+    status: AnswerStatus = Field(sa_column=enum_column(AnswerStatus, nullable=False))
+
+
+class SeriesException(SQLModel, table=True):
+    """One occurrence moved or cancelled; identified by its original start (RECURRENCE-ID)."""
+
+    __tablename__ = "series_exception"
+    __table_args__ = (UniqueConstraint("series_id", "recurrence_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="meeting_series.id", index=True)
+    recurrence_id: datetime = Field(sa_type=UTCDateTime)
+    cancelled: bool = Field(default=False)
+    start_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # a moved occurrence's new time
+    end_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sequence: int = Field(default=0)

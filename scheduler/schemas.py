@@ -88,6 +88,7 @@ class MeetingCreate(Input):
     relatives: list[RelativeIn] = Field(default_factory=list, max_length=10)
     staff: list[StaffIn] = Field(min_length=1, max_length=10)
     language: Language = "da"
+    meeting_type: Literal["discharge", "short_term_home_care"] = "discharge"
 
 
 class MeetingReschedule(Input):

@@ -23,12 +23,11 @@ from .cpr import normalize_cpr
 from .fodselsnummer import normalize_fodselsnummer
 from .invites import build_invite, invite_bytes
 from .locking import lock_schedule
+from .meeting_types import meeting_type
 from .notifications import queue_invites
 from .timeutil import to_utc
 
 log = logging.getLogger(__name__)
-
-MEETING_SUBJECT = N_("Udskrivningssamtale (video)")
 
 # Which status may follow which; a cancelled meeting is final. Held and no-show only swap, when the
 # advisor corrects what she recorded (services/recording.py keeps the correction in the history).
@@ -151,7 +150,7 @@ def _check_staff_free(session: Session, *, emails: list[str], start_at: datetime
 
 def _meeting_info(ctx: BookingContext, meeting: Meeting) -> MeetingInfo:
     return MeetingInfo(uid=meeting.uid, start_at=meeting.start_at, end_at=meeting.end_at,
-                       subject=MEETING_SUBJECT, organizer_email=ctx.organizer_email)
+                       subject=meeting_type(meeting.meeting_type).title, organizer_email=ctx.organizer_email)
 
 
 def _room(meeting: Meeting) -> VideoRoom | None:
@@ -222,8 +221,10 @@ def book_meeting(session: Session, *, ctx: BookingContext, data: MeetingCreate, 
             cpr = normalize(data.patient.cpr, today=ctx.now.astimezone(zone).date())
         except ValueError as exc:
             raise InvalidInput(str(exc), field="patient.cpr") from None
+    if data.meeting_type not in ctx.rules.bookable_types():
+        raise InvalidInput(N_("Den mødetype bookes ikke her"), field="meeting_type")
     start_at = to_utc(data.start, zone=zone, field="start")
-    end_at = start_at + timedelta(minutes=data.duration_minutes or ctx.rules.meeting_minutes)
+    end_at = start_at + timedelta(minutes=data.duration_minutes or ctx.rules.minutes_for(data.meeting_type))
     discharge_at = to_utc(data.discharge_at, zone=zone, field="discharge_at") if data.discharge_at else None
     _check_times(ctx, start_at=start_at, end_at=end_at, discharge_at=discharge_at)
     staff_emails = [s.email for s in data.staff]
@@ -244,7 +245,7 @@ def book_meeting(session: Session, *, ctx: BookingContext, data: MeetingCreate, 
                       start_at=start_at, end_at=end_at, discharge_at=discharge_at,
                       municipality_code=data.municipality, ward_id=ward.id, advisor_id=advisor.id,
                       booked_by_id=booked_by.id, created_at=ctx.now, updated_at=ctx.now,
-                      patient_language=data.language, video_provider=ctx.video.name,
+                      patient_language=data.language, meeting_type=data.meeting_type, video_provider=ctx.video.name,
                       video_status=VideoStatus.pending)
     session.add(meeting)
     session.flush()

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from icalendar import Calendar, Timezone
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from ..errors import N_
-from ..models import CalendarFeed, Meeting, MeetingStatus, Participant, ParticipantRole, User
+from ..models import (CalendarFeed, Meeting, MeetingSeries, MeetingStatus, Participant, ParticipantRole,
+                      SeriesParticipant, User)
 from .context import BookingContext
 from .invites import PRODID, build_invite
+from .series import build_series_calendar
 from .users import hash_token
 
 FEED_NAME = N_("Udskrivningssamtaler")
@@ -71,6 +73,17 @@ def feed_meetings(session: Session, *, user: User, now: datetime) -> list[Meetin
     ).order_by(col(Meeting.start_at))))
 
 
+def feed_series(session: Session, *, user: User, now: datetime) -> list[MeetingSeries]:
+    """The meeting series she takes part in (by e-mail) that still run or ended at most HISTORY ago."""
+    return list(session.exec(select(MeetingSeries).where(
+        col(MeetingSeries.id).in_(select(SeriesParticipant.series_id).where(
+            SeriesParticipant.email == user.email.lower())),
+        col(MeetingSeries.until) >= (now - HISTORY).date(),
+        # a series cancelled before it began is gone; one cancelled later keeps its held meetings
+        or_(col(MeetingSeries.cancelled_at).is_(None), col(MeetingSeries.cancelled_at) > MeetingSeries.first_start_at),
+    ).order_by(col(MeetingSeries.id))))
+
+
 def build_feed(session: Session, *, ctx: BookingContext, user: User,
                translate: Callable[[str], str] = str) -> Calendar:
     """One VCALENDAR without METHOD: the VEVENT of each of her meetings (as in its invite) and one VTIMEZONE."""
@@ -93,6 +106,10 @@ def build_feed(session: Session, *, ctx: BookingContext, user: User,
         for event in invite.walk("VEVENT"):
             calendar.add_component(event)
     years = [m.start_at.astimezone(ctx.rules.zone).year for m in meetings] or [ctx.now.year]
+    for series in feed_series(session, user=user, now=ctx.now):
+        for event in build_series_calendar(session, series, ctx=ctx, method=None, translate=translate).walk("VEVENT"):
+            calendar.add_component(event)
+        years += [series.first_start_at.year, series.until.year]
     first_date, last_date = date(min(years), 1, 1), date(max(years) + 1, 1, 1)
     calendar.add_missing_timezones(first_date=first_date, last_date=last_date)
     if not calendar.timezones:  # no meetings: a calendar needs at least one component (RFC 5545)

@@ -19,6 +19,8 @@ HOSPITALS = [
     ("Herlev og Gentofte Hospital", "DK-84", [("HGH-GER", "Geriatrisk afdeling")]),
     ("Aalborg Universitetshospital", "DK-81", [("AAUH-MED", "Medicinsk afdeling")]),
     ("Rigshospitalet", "DK-84", [("RH-MED", "Medicinsk klinik")]),
+    # a municipal short-term unit books like a ward (the "short_term_home_care" kind of meeting)
+    ("Ballerup Kommune, Korttidspladser", "DK-84", [("BAL-KORT", "Korttidsafsnittet Lindehøj")]),
 ]
 
 SECRETARIES = [
@@ -27,6 +29,7 @@ SECRETARIES = [
     ("sekretaer.herlev@demo.example", "Hanne Sekretær", ["HGH-GER"]),
     ("sekretaer.aalborg@demo.example", "Anne Sekretær", ["AAUH-MED"]),
     ("sekretaer.rigshospitalet@demo.example", "Rikke Sekretær", ["RH-MED"]),
+    ("korttid.ballerup@demo.example", "Karin Korttidsplads", ["BAL-KORT"]),
 ]
 
 # (municipality, e-mail, name, own working hours or None for the config default)

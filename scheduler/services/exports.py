@@ -33,7 +33,6 @@ from .statistics import StatsRow, UptakeStatistics, check_period, period_bounds
 COLUMNS = ("meeting_date", "municipality_code", "municipality_name", "ward_code", "offer_code", "offer_category",
            "response", "uptake_status", "started_on", "meeting_status", "meeting_outcome", "meeting_type",
            "patient_key")
-MEETING_TYPE = "discharge"
 SEPARATORS = (";", ",")
 BATCH_ROWS = 1000
 CHUNK_BYTES = 64 * 1024
@@ -93,7 +92,8 @@ def _uptake_query(*, start: date, end: date, municipality_codes: Sequence[str], 
     start_at, end_at = period_bounds(start, end, zone)
     return (select(Meeting.start_at, Meeting.municipality_code, Municipality.name, Ward.code, Offer.code,
                    Offer.category, OfferPresentation.response, OfferPresentation.uptake, OfferPresentation.started_on,
-                   Meeting.status, Meeting.outcome, Meeting.uid, _patient_digest().label("cpr_digest"))
+                   Meeting.status, Meeting.outcome, Meeting.meeting_type, Meeting.uid,
+                   _patient_digest().label("cpr_digest"))
             .select_from(OfferPresentation)
             .join(Meeting, Meeting.id == OfferPresentation.meeting_id)
             .join(Offer, Offer.id == OfferPresentation.offer_id)
@@ -122,10 +122,10 @@ def _stream(engine: Engine, query, *, zone: ZoneInfo, key: bytes) -> Iterator[tu
     with reading_connection(engine) as connection:
         result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
         for (start_at, municipality_code, municipality_name, ward_code, offer_code, category, response, uptake,
-             started_on, status, outcome, uid, digest) in result:
+             started_on, status, outcome, meeting_type, uid, digest) in result:
             yield (start_at.astimezone(zone).date(), municipality_code, municipality_name, ward_code, offer_code,
                    category, response.value, uptake.value if uptake else None, started_on, status.value,
-                   outcome.value if outcome else None, MEETING_TYPE,
+                   outcome.value if outcome else None, meeting_type,
                    patient_key(key, cpr_digest=digest, meeting_uid=uid))
 
 

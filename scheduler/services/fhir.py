@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..models import Meeting, MeetingStatus, Participant, ParticipantRole
-from .invites import SUMMARY
+from .meeting_types import meeting_type
 
 EHEALTH = "http://ehealth.sundhed.dk/fhir/StructureDefinition/"
 MEETING_URL = EHEALTH + "ehealth-meeting-url"  # valueUri
@@ -114,7 +114,7 @@ def appointment(*, meeting: Meeting, participants: list[Participant], zone: Zone
         "status": STATUS[meeting.status],
         "serviceType": [{"coding": [SERVICE_TYPE]}],
         "appointmentType": {"coding": [APPOINTMENT_TYPE]},
-        "description": translate(SUMMARY),
+        "description": translate(meeting_type(meeting.meeting_type).title),
         "start": _instant(meeting.start_at, zone),
         "end": _instant(meeting.end_at, zone),
         "minutesDuration": int((meeting.end_at - meeting.start_at).total_seconds() // 60),

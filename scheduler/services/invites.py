@@ -19,9 +19,10 @@ from icalendar import CUTYPE, PARTSTAT, ROLE, STATUS, Calendar, Conference, Even
 from scheduler.errors import N_
 from scheduler.models import AnswerStatus, Meeting, MeetingStatus, Participant, ParticipantRole
 
+from .meeting_types import meeting_type
+
 PRODID = "-//discharge-scheduler//Udskrivningssamtale//DA"
 
-SUMMARY = N_("Udskrivningssamtale (video)")
 CONFERENCE_LABEL = N_("Videomøde")
 HOW_TO_JOIN = N_("Deltag i videomødet ved at åbne dette link på computer, tablet eller telefon:")
 GUEST_PIN = N_("PIN-kode: %(pin)s")
@@ -63,7 +64,7 @@ def build_invite(*, meeting: Meeting, participants: list[Participant], organizer
         start=start,
         end=_local(meeting.end_at, zone),
         status=STATUS.CANCELLED if is_cancelled else STATUS.CONFIRMED,
-        summary=translate(SUMMARY),
+        summary=translate(meeting_type(meeting.meeting_type).title),
         description="\n".join(description),
         location=link,
         url=link,

@@ -14,6 +14,7 @@ from .invites import build_invite, invite_bytes
 from .links import AnswerLinks
 from .mail import build_message
 from .mail_render import MailRenderer
+from .meeting_types import DISCHARGE, meeting_type
 from .outbox import enqueue
 
 ANSWERING_ROLES = (ParticipantRole.staff, ParticipantRole.advisor)
@@ -25,6 +26,17 @@ SUBJECTS = {
     "escalation": N_("Ubesvaret invitation: udskrivningssamtale %(when)s"),
     "declined": N_("Afvist: udskrivningssamtale %(when)s skal bookes om"),
     "followup": N_("Opfølgning: udskrivningssamtale %(when)s"),
+}
+
+# Other kinds of meeting (services/meeting_types.py) name themselves in the subject.
+TYPED_SUBJECTS = {
+    "invite": N_("Invitation: %(title)s %(when)s"),
+    "update": N_("Ændret: %(title)s %(when)s"),
+    "cancel": N_("Aflyst: %(title)s %(when)s"),
+    "reminder": N_("Påmindelse: %(title)s %(when)s"),
+    "escalation": N_("Ubesvaret invitation: %(title)s %(when)s"),
+    "declined": N_("Afvist: %(title)s %(when)s skal bookes om"),
+    "followup": N_("Opfølgning: %(title)s %(when)s"),
 }
 
 
@@ -45,9 +57,12 @@ def _message(ctx: BookingContext, *, kind: str, template: str, language: str, na
              meeting: Meeting, calendar: bytes | None = None, method: str | None = None,
              attach: bool = False, **context: object):  # type: ignore[no-untyped-def]
     mailer: Mailer = ctx.mailer
-    subject = mailer.renderer.gettext(language, SUBJECTS[kind],
-                                      when=format_local(meeting.start_at, zone=ctx.rules.zone, language=language,
-                                                        fmt="short"))
+    when = format_local(meeting.start_at, zone=ctx.rules.zone, language=language, fmt="short")
+    if meeting.meeting_type == DISCHARGE:
+        subject = mailer.renderer.gettext(language, SUBJECTS[kind], when=when)
+    else:
+        title = mailer.renderer.gettext(language, meeting_type(meeting.meeting_type).title)
+        subject = mailer.renderer.gettext(language, TYPED_SUBJECTS[kind], when=when, title=title)
     text, html = mailer.renderer.render(template, language=language, meeting=meeting, kind=kind, name=name,
                                         organizer_name=ctx.organizer_name, **context)
     return build_message(sender_name=ctx.organizer_name, sender_email=ctx.organizer_email, recipient_name=name,

@@ -18,6 +18,7 @@ from ..schemas import MAX_NOTE, NOTE_CONTROL
 from .booking import ACTIVE_STATUSES, change_status, record_event
 from .context import BookingContext
 from .locking import lock_schedule
+from .meeting_types import meeting_type
 from .notifications import queue_notice
 from .offers import is_active, offer_by_code, sort_key
 
@@ -106,6 +107,8 @@ def record_offers(session: Session, *, ctx: BookingContext, meeting: Meeting,
         raise InvalidInput(N_("Registrér først, om mødet blev holdt"), field="outcome")
     if offers and meeting.outcome != MeetingOutcome.held:
         raise InvalidInput(N_("Tilbud kan kun registreres for et møde, der blev holdt"), field="offers")
+    if offers and not meeting_type(meeting.meeting_type).presents_offers:
+        raise InvalidInput(N_("Ved denne mødetype præsenteres ingen kommunale tilbud"), field="offers")
     note = clean_note(note)
     current = {offer.code: (presentation, offer) for presentation, offer in presentations_of(session, meeting)}
     day = meeting_day(ctx, meeting)

@@ -20,6 +20,8 @@ class BookingRules:
     slot_step: timedelta
     max_search_days: int
     default_hours: dict[int, Windows]  # weekday (0 = Monday) -> working windows, local time
+    meeting_types: tuple[str, ...] = ("discharge",)  # enabled kinds (services/meeting_types.py)
+    type_minutes: tuple[tuple[str, int], ...] = ()  # default length per kind other than discharge
 
     @classmethod
     def from_config(cls, config: Config) -> "BookingRules":
@@ -33,4 +35,15 @@ class BookingRules:
             slot_step=timedelta(minutes=booking.slot_step_minutes),
             max_search_days=booking.max_search_days,
             default_hours={i: booking.working_hours[day] for i, day in enumerate(WEEKDAYS)},
+            meeting_types=tuple(config.meeting_types.enabled),
+            type_minutes=(("short_term_home_care", config.meeting_types.short_term_home_care_minutes),
+                          ("cross_sector", config.meeting_types.cross_sector_minutes)),
         )
+
+    def minutes_for(self, meeting_type: str) -> int:
+        """Default length of a meeting of this kind."""
+        return dict(self.type_minutes).get(meeting_type, self.meeting_minutes)
+
+    def bookable_types(self) -> list[str]:
+        """Enabled kinds booked one at a time (the cross-sector kind is booked as a series)."""
+        return [key for key in self.meeting_types if key != "cross_sector"] or ["discharge"]

@@ -123,6 +123,7 @@ def setup_web(app: Flask) -> None:
     from .dashboard import bp as dashboard_bp
     from .meetings import bp as meetings_bp
     from .recording import bp as recording_bp
+    from .series import bp as series_bp
 
     csrf.exempt(api)
     app.register_blueprint(auth_bp)
@@ -137,4 +138,5 @@ def setup_web(app: Flask) -> None:
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(series_bp)
     app.register_blueprint(api)

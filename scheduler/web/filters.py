@@ -13,6 +13,7 @@ from ..models import AnswerStatus, MeetingOutcome, MeetingStatus, OfferResponse,
 from ..services.cpr import mask_cpr
 from ..services.offers import CATEGORIES
 from ..services.formatting import format_local
+from ..services.meeting_types import meeting_type
 from .context import services
 
 
@@ -33,6 +34,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["qr_svg"] = qr_svg
     app.jinja_env.globals["app_config"] = lambda: services().config
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["meeting_type"] = meeting_type
     register_labels(app)
 
 

@@ -14,6 +14,7 @@ from ..models import Meeting, MeetingStatus, VideoStatus, Ward
 from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, parse_input
 from ..services import booking, rebooking
 from ..services.access import may_book, meeting_for, visible_meetings
+from ..services.meeting_types import TYPES
 from ..services.users import advisors_of, municipalities, users_by_id
 from .audit import listed, opened
 from .context import booking_context, db, now, services
@@ -54,6 +55,7 @@ def _rows(form: Any, prefix: str, count: int, keys: tuple[str, ...]) -> list[dic
 
 
 def _slot_query_data(form: Any) -> dict[str, Any]:
+    """The slot search of the form; without a length, the chosen kind of meeting's default length."""
     discharge = None
     if _blank(form.get("discharge_date")):
         discharge = f"{form['discharge_date']}T{_blank(form.get('discharge_time')) or '12:00'}"
@@ -61,10 +63,14 @@ def _slot_query_data(form: Any) -> dict[str, Any]:
         "municipality": _blank(form.get("municipality")),
         "from": _blank(form.get("from")),
         "to": _blank(form.get("to")),
-        "duration": _blank(form.get("duration_minutes")),
+        "duration": _blank(form.get("duration_minutes")) or _type_minutes(form.get("meeting_type")),
         "advisor_id": _blank(form.get("advisor_id")),
         "discharge_at": discharge,
     }.items() if v is not None}
+
+
+def _type_minutes(key: str | None) -> str | None:
+    return str(services().rules.minutes_for(key)) if key in TYPES and key != "discharge" else None
 
 
 def _meeting_data(form: Any) -> dict[str, Any]:
@@ -80,6 +86,7 @@ def _meeting_data(form: Any) -> dict[str, Any]:
         "relatives": _rows(form, "relatives", MAX_RELATIVES_IN_FORM, ("name", "email", "phone")),
         "staff": _rows(form, "staff", MAX_STAFF_IN_FORM, ("name", "email")),
         "language": form.get("language") or services().config.app.language,
+        "meeting_type": form.get("meeting_type") or "discharge",
     }
     if start:
         data["start"] = start
@@ -177,6 +184,7 @@ def new():  # type: ignore[no-untyped-def]
     status = _status(errors, conflict)
     return render_template("meetings/new.html", form=form, errors={**early, **errors}, message=message, slots=slots,
                            wards=_ward_choices(), municipalities=municipalities(db()), advisors=advisors,
+                           meeting_types=[TYPES[key] for key in services().rules.bookable_types()],
                            relative_rows=range(MAX_RELATIVES_IN_FORM), staff_rows=range(MAX_STAFF_IN_FORM)), status
 
 

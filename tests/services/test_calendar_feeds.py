@@ -113,3 +113,35 @@ def test_an_empty_feed_is_still_a_valid_calendar(session, ctx, advisor):
     assert parsed.walk("VEVENT") == [] and len(parsed.walk("VTIMEZONE")) == 1
     assert "METHOD" not in parsed
     assert vobject.readOne(text).prodid.value
+
+
+def test_the_feed_carries_the_series_she_takes_part_in_with_their_exceptions(session, ctx, factory, advisor):
+    import recurring_ical_events
+    from datetime import date, time
+
+    from scheduler.models import HolidayPolicy, Role, SeriesFrequency
+    from scheduler.services import series as series_service
+
+    coordinator = factory.user(role=Role.coordinator, municipality_code="0540")
+    people = [("municipality", advisor.name, advisor.email), ("hospital", "Læge Lund", "lund@sygehus.example")]
+
+    def make(title: str, participants, **extra):  # type: ignore[no-untyped-def]
+        return series_service.create_series(session, ctx=ctx, user=coordinator, data=series_service.SeriesInput(
+            title=title, municipality_code="0540", first_date=date(2026, 12, 2), start_time=time(9),
+            duration_minutes=60, frequency=SeriesFrequency.weekly, holiday_policy=HolidayPolicy.skip, count=3,
+            participants=participants, **extra))
+
+    mine = make("Tværsektorielt møde Sønderborg", people)
+    make("Et andet udvalg", people[1:])
+    cancelled = make("Aflyst udvalg", people)
+    series_service.cancel_series(session, ctx=ctx, series=cancelled)
+    first = series_service.occurrences(session, mine, ctx=ctx)[0].recurrence_id
+    series_service.cancel_occurrence(session, ctx=ctx, series=mine, recurrence_id=first)
+    session.commit()
+
+    text = calendar_feeds.build_feed(session, ctx=ctx, user=advisor).to_ical()
+    events = recurring_ical_events.of(Calendar.from_ical(text)).between(date(2026, 11, 1), date(2027, 3, 1))
+    assert sorted(str(e["SUMMARY"]) for e in events) == ["Tværsektorielt møde Sønderborg"] * 2
+    assert first not in {e.start.astimezone(UTC) for e in events}
+    assert b"Et andet udvalg" not in text and b"Aflyst udvalg" not in text
+    assert len(ics.Calendar(text.decode()).events) == 1  # a second parser reads the master event
