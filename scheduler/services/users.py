@@ -138,6 +138,18 @@ def add_user(session: Session, *, data: UserIn, actor: User, now: datetime, pass
     return user, generated
 
 
+LANGUAGE_NAMES = {"da": "Dansk", "en": "English", "nb": "Norsk bokmål"}  # each in its own language
+
+
+def set_language(session: Session, *, user: User, language: str) -> None:
+    """Her own choice of language for pages and e-mails."""
+    if language not in LANGUAGE_NAMES:
+        raise InvalidInput(N_("Vælg et af sprogene på listen"), field="language")
+    user.language = language
+    session.add(user)
+    session.flush()
+
+
 def update_user(session: Session, *, user: User, data: UserIn, actor: User, now: datetime) -> User:
     """An admin changes a user's e-mail, name, language, role or scope (her wards are replaced)."""
     other = _user_by_email(session, data.email)

@@ -28,7 +28,8 @@ def _page(*, errors: dict[str, str] | None = None, message: str | None = None, n
           status: int = 200):  # type: ignore[no-untyped-def]
     return render_template("account/index.html", tokens=users.api_tokens(db(), user=current_user),
                            wards=users.wards_of_user(db(), current_user), errors=errors or {}, message=message,
-                           new_token=new_token, min_length=users.MIN_PASSWORD_LENGTH), status
+                           new_token=new_token, min_length=users.MIN_PASSWORD_LENGTH,
+                           languages=users.LANGUAGE_NAMES), status
 
 
 @bp.get("/")
@@ -50,6 +51,18 @@ def password():  # type: ignore[no-untyped-def]
     db().commit()
     keep_session(current_user)  # this session goes on; her other sessions end
     flash(gettext("Din adgangskode er ændret. Du er logget ud alle andre steder."), "success")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/language")
+def language():  # type: ignore[no-untyped-def]
+    try:
+        users.set_language(db(), user=current_user, language=request.form.get("language", ""))
+    except DomainError as exc:
+        message, errors = exc.translated(gettext)
+        return _page(errors=errors, message=message, status=422)
+    db().commit()
+    flash(gettext("Dit sprog er gemt"), "success")
     return redirect(url_for("account.index"))
 
 

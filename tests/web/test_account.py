@@ -118,3 +118,17 @@ def test_nobody_revokes_another_users_token_from_her_own_page(client_for, world,
 def test_token_creation_and_revocation_need_post(secretary_client):
     assert secretary_client.get("/account/tokens").status_code == 405
     assert re.search(r"<form[^>]+action=\"/account/tokens\"", secretary_client.get("/account/").text)
+
+
+def test_a_user_picks_her_language_for_pages_and_e_mails(session, factory, login):
+    from scheduler.models import User
+
+    user = factory.secretary()
+    client = login(user, session)
+    assert 'name="language"' in client.get("/account/").text
+    response = client.post("/account/language", data={"language": "en"}, follow_redirects=True)
+    assert response.status_code == 200 and "My account" in response.text and 'lang="en"' in response.text
+    refused = client.post("/account/language", data={"language": "xx"})
+    assert refused.status_code == 422 and 'id="f-language-error"' in refused.text
+    session.expire_all()
+    assert session.get(User, user.id).language == "en"
