@@ -92,6 +92,7 @@ def setup_web(app: Flask) -> None:
             403: gettext("Du har ikke adgang til dette"),
             404: gettext("Siden findes ikke"),
             405: gettext("Metoden er ikke tilladt her"),
+            410: gettext("Det findes ikke længere: personoplysningerne er slettet efter reglerne for opbevaring"),
             413: gettext("Forespørgslen er for stor"),
         }
         message = messages.get(exc.code or 500, exc.name)

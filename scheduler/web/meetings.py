@@ -241,6 +241,8 @@ def rebook(meeting_id: int):  # type: ignore[no-untyped-def]
 def invite(meeting_id: int):  # type: ignore[no-untyped-def]
     meeting = _load(meeting_id)
     data = services().calendars.read(meeting.uid)
+    if meeting.personal_data_removed_at is not None:
+        abort(410)  # the invite went with the personal data (retention)
     if data is None:
         raise Conflict(N_("Mødet venter stadig på sit videolink; invitationen sendes, når linket er klar"),
                            field="video")

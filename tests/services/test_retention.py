@@ -290,6 +290,7 @@ def test_the_meeting_page_says_the_personal_data_was_removed(app, login, session
     for gone in (KARL["name"], KARL["email"], "010150", "sofie.slet", CANCEL_REASON, "Aflyst: None", "invite.ics"):
         assert gone not in page.text, gone
     assert "Mette Rådgiver" in page.text  # the advisor is a user: her name stays
+    assert client.get(f"/meetings/{meeting.id}/invite.ics").status_code == 410  # gone, not "waiting for a link"
 
 
 def test_two_job_runners_at_once_remove_each_meeting_once(mail_app, session, factory, database_url):
