@@ -91,6 +91,10 @@ def create_app(config: Config | None = None, *, video: VideoProvider | None = No
         BABEL_DEFAULT_TIMEZONE=config.app.timezone,
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
     )
+    if config.app.proxy_hops:  # the client's address (audit trail) and scheme as the TLS proxy saw them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.app.proxy_hops, x_proto=config.app.proxy_hops)  # type: ignore[method-assign]
     configure_cpr_keys(config, secret_key=app.config["SECRET_KEY"])
     app.extensions["scheduler"] = AppServices(
         config=config, engine=make_engine(config.database.url), rules=BookingRules.from_config(config),

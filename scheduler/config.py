@@ -185,6 +185,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
                                   "Organizer of every invite; also the From address of e-mails."),
         "production": Option(False, _bool, "Production mode: refuses to start without a real secret key.",
                              env="SCHEDULER_PRODUCTION"),
+        "proxy_hops": Option(0, _int_range(0, 5), "Reverse proxies in front of the app whose X-Forwarded-For/"
+                                                  "-Proto are trusted (0: none; 1 behind one TLS proxy).",
+                             env="SCHEDULER_PROXY_HOPS"),
     },
     "database": {
         "url": Option("sqlite:///instance/scheduler.db", _database_url,

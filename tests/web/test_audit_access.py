@@ -214,3 +214,20 @@ def test_the_coordinator_s_downloads_are_recorded(client_for, session, factory, 
          f"dashboard.download_statistics {period} format=csv group_by=month"),
     ]
     assert {(e.role, e.ip) for e in entries} == {("coordinator", "127.0.0.1")}
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_recorded(config, session, factory, now):
+    from scheduler import create_app
+    from scheduler.models import AuditEntry
+    from scheduler.video.jitsi import JitsiProvider
+    from sqlmodel import select
+
+    config.values["app"]["proxy_hops"] = 1
+    app = create_app(config, video=JitsiProvider("https://meet.example.org"), clock=lambda: now)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    client = app.test_client()
+    client.post("/login", data={"email": "nobody@example.org", "password": "x" * 12},
+                headers={"X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    entry = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert entry is not None and entry.ip == "203.0.113.7"
+    app.extensions["scheduler"].engine.dispose()
