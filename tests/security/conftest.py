@@ -8,7 +8,7 @@ import itertools
 import re
 import string
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from werkzeug.security import generate_password_hash
@@ -65,6 +65,14 @@ class Booked:
 
 
 @dataclass
+class Series:
+    id: int
+    kind: str
+    recurrence: str  # the first meeting, as in the URLs
+    form: dict[str, str]  # the edit form as filled in
+
+
+@dataclass
 class World:
     session: object
     ctx: object
@@ -73,6 +81,7 @@ class World:
     wards: dict = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     meetings: dict[str, Booked] = field(default_factory=dict)
+    series_of: dict[str, Series] = field(default_factory=dict)
     offers: dict[str, object] = field(default_factory=dict)  # municipality letter -> the offer recorded
     every_meeting: list[Booked] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)  # role -> API bearer token
@@ -162,6 +171,40 @@ class World:
         self.session.commit()
         return absence.id
 
+    def sees_series(self, role: str, kind: str) -> bool:
+        """Series: the ward's secretaries, the advisor taking part, the region's and the national coordinator."""
+        if role in ("admin", "coordinator_national"):
+            return True
+        if role == "coordinator_region":
+            return kind == "a"
+        return role in (f"secretary_{kind}", f"advisor_{kind}")
+
+    def series(self, kind: str) -> Series:
+        """A weekly cross-sector series of ward `kind` with the municipality's advisor, made by its secretary."""
+        from scheduler.models import HolidayPolicy, SeriesFrequency
+        from scheduler.services import series as series_service
+
+        n = next(self.counter)
+        advisor = self.users[f"advisor_{kind}"]
+        people = [("hospital", f"Overlæge {letters(n)}", f"doctor{n}@hospital.example"),
+                  ("municipality", advisor.name, advisor.email.lower())]
+        data = series_service.SeriesInput(
+            title=f"Tværsektorielt møde {letters(n)}", municipality_code=MUNICIPALITY[kind],
+            first_date=date(2026, 12, 1), start_time=time(10, 0), duration_minutes=60,
+            frequency=SeriesFrequency.weekly, holiday_policy=HolidayPolicy.skip, count=3,
+            ward_id=self.wards[kind].id, participants=people)
+        created = series_service.create_series(self.session, ctx=self.ctx, user=self.users[f"secretary_{kind}"],
+                                               data=data)
+        first = series_service.occurrences(self.session, created, ctx=self.ctx)[0]
+        self.session.commit()
+        return Series(id=created.id, kind=kind, recurrence=first.recurrence_id.strftime("%Y%m%dT%H%M%SZ"),
+                      form={"title": data.title, "municipality": data.municipality_code, "first_date": "2026-12-01",
+                            "start_time": "10:00", "duration_minutes": "60", "frequency": "weekly",
+                            "holiday_policy": "skip", "ends": "count", "count": "3",
+                            "ward_id": str(self.wards[kind].id),
+                            "participants_hospital": f"{people[0][1]} <{people[0][2]}>",
+                            "participants_municipality": f"{people[1][1]} <{people[1][2]}>"})
+
     def stranger(self) -> User:
         """A user of her own, e.g. to fail logins with without locking anyone else out."""
         n = next(self.counter)
@@ -228,6 +271,7 @@ def build_world(session, factory, ctx, now) -> World:  # type: ignore[no-untyped
         world.meetings[kind] = world.book(kind)
     for kind in ("past_a", "past_b"):
         world.record_held(world.meetings[kind])
+    world.series_of = {kind: world.series(kind) for kind in ("a", "b")}
     return world
 
 

@@ -251,8 +251,46 @@ def _user_cases() -> Iterator[Case]:
     yield Case("audit.export", "GET", lambda w, s: "/admin/audit/audit.csv", admin)
     yield Case("account.index", "GET", lambda w, s: "/account/", allow(*SIGNED_IN))
     yield Case("account.create_token", "POST", lambda w, s: "/account/tokens", allow(*SIGNED_IN))
+    yield Case("account.language", "POST", lambda w, s: "/account/language", allow(*SIGNED_IN),
+               form=lambda w, s: {"language": "da"})
     yield Case("account.revoke_token", "POST", lambda w, s: f"/account/tokens/{s}/revoke",
                allow("secretary_a", others=404), lambda w: w.token_id(w.users["secretary_a"]))
+
+
+def on_series(kind: str, *, guard: frozenset[str] = SIGNED_IN) -> Expect:
+    """Like on_meeting: 403 for roles the page is not for, 404 for whoever does not see the series."""
+
+    def expect(world: World, role: str) -> Outcome:
+        if role not in guard:
+            return 403
+        return OK if world.sees_series(role, kind) else 404
+
+    return expect
+
+
+def _series_cases() -> Iterator[Case]:
+    makers = frozenset({"secretary_a", "secretary_b", "coordinator_region", "coordinator_national", "admin"})
+    yield Case("series.index", "GET", lambda w, s: "/series/", allow(*SIGNED_IN))
+    yield Case("series.new", "GET", lambda w, s: "/series/new", allow(*makers))
+    yield Case("series.new", "POST", lambda w, s: "/series/new", allow(*makers), form=lambda w, s: {
+        **w.series_of["a"].form, "ward_id": "", "title": f"Ny serie {next(_codes)}"})
+    for kind in ("a", "b"):
+        series: Callable[[World], Any] = lambda w, k=kind: w.series_of[k]  # noqa: E731
+        fresh: Callable[[World], Any] = lambda w, k=kind: w.series(k)  # noqa: E731
+        change = on_series(kind, guard=makers)
+        yield Case("series.show", "GET", lambda w, s: f"/series/{s.id}", on_series(kind), series)
+        yield Case("series.calendar", "GET", lambda w, s: f"/series/{s.id}/calendar.ics", on_series(kind), series)
+        yield Case("series.edit", "GET", lambda w, s: f"/series/{s.id}/edit", change, series)
+        yield Case("series.edit", "POST", lambda w, s: f"/series/{s.id}/edit", change, series, fresh,
+                   form=lambda w, s: {**s.form, "start_time": "11:00"})
+        yield Case("series.cancel", "POST", lambda w, s: f"/series/{s.id}/cancel", change, series, fresh)
+        yield Case("series.cancel_occurrence", "POST",
+                   lambda w, s: f"/series/{s.id}/occurrences/{s.recurrence}/cancel", change, series, fresh)
+        yield Case("series.move_occurrence", "GET", lambda w, s: f"/series/{s.id}/occurrences/{s.recurrence}/move",
+                   change, series)
+        yield Case("series.move_occurrence", "POST",
+                   lambda w, s: f"/series/{s.id}/occurrences/{s.recurrence}/move", change, series, fresh,
+                   form=lambda w, s: {"date": "2026-12-02", "time": "13:00"})
 
 
 def _statistics_cases() -> Iterator[Case]:
@@ -302,7 +340,7 @@ def _other_cases() -> Iterator[Case]:
 
 
 CASES: list[Case] = [*_meeting_cases(), *_catalogue_cases(), *_advisor_cases(), *_statistics_cases(),
-                     *_user_cases(), *_other_cases(),
+                     *_user_cases(), *_series_cases(), *_other_cases(),
                      # her own password: this session goes on
                      Case("account.password", "POST", lambda w, s: "/account/password", allow(*SIGNED_IN),
                           form=lambda w, s: {"current_password": PASSWORD, "new_password": "ny adgangskode 2026",
