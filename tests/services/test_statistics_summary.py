@@ -182,51 +182,60 @@ def test_migration_counts_the_existing_offer_rows(database_url, tmp_path):
 
     from scheduler.db import make_engine, new_session
     from scheduler.migrate import alembic_config, upgrade_database
-    from scheduler.models import Meeting, MeetingStatus, VideoStatus
     from scheduler.services.reference import load_municipalities
 
     engine = make_engine(database_url)
-    with engine.begin() as conn:
-        SQLModel.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    upgrade_database(engine, "0005")
-    rng = random.Random(6)
-    with new_session(engine) as session:
-        load_municipalities(session)
-        session.commit()
-        conn = session.connection()
-        conn.execute(text("INSERT INTO hospital (id, name) VALUES (1, 'H')"))
-        conn.execute(text("INSERT INTO ward (id, code, name, hospital_id) VALUES (1, 'W', 'W', 1)"))
-        conn.execute(text("INSERT INTO app_user (id, email, name, role, language, is_active, created_at, "
-                          "failed_logins) VALUES (1, 'a@x.dk', 'A', 'advisor', 'da', true, '2026-01-01', 0)"))
-        for i, code in enumerate(("0540", "0306", "0540")):
-            conn.execute(text("INSERT INTO offer (id, municipality_code, code, name, category, referral_required) "
-                              f"VALUES ({i + 1}, '{code}', 'T{i}', 'T', 'andet', false)"))
-        meeting_ids = []
-        for n in range(30):
-            start = random_instant(rng)
-            code = rng.choice(("0540", "0306"))
-            conn.execute(Meeting.__table__.insert().values(
-                id=n + 1, uid=f"m{n}", status=MeetingStatus.held, sequence=0, start_at=start,
-                end_at=start + timedelta(minutes=45), municipality_code=code, ward_id=1, advisor_id=1,
-                booked_by_id=1, created_at=start, updated_at=start, needs_rebooking=False, patient_language="da",
-                video_provider="jitsi", video_status=VideoStatus.ready))
-            meeting_ids.append(n + 1)
-        for meeting_id in meeting_ids:
-            for offer_id in rng.sample((1, 2, 3), rng.randint(0, 3)):
-                conn.execute(OfferPresentation.__table__.insert().values(
-                    meeting_id=meeting_id, offer_id=offer_id, response=rng.choice(RESPONSES),
-                    uptake=rng.choice(UPTAKES), recorded_at=datetime(2026, 1, 1, tzinfo=UTC)))
-        session.commit()
-        for n in range(0, 30, 4):  # every kind of result, NULL outcomes included
-            status, outcome = RESULTS[(n // 4) % len(RESULTS)]
-            session.connection().execute(
-                Meeting.__table__.update().where(Meeting.id == n + 1).values(status=status, outcome=outcome))
-        session.commit()
-    command.upgrade(alembic_config(engine), "0006")
-    with new_session(engine) as session:
-        migrated = totals(session)
-        assert migrated
-        statistics_summary.rebuild(session)
-        assert totals(session) == migrated
-    engine.dispose()
+
+    def empty() -> None:
+        with engine.begin() as conn:
+            SQLModel.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+    empty()
+    try:
+        upgrade_database(engine, "0005")
+        rng = random.Random(6)
+        with engine.begin() as conn:  # rows as the schema of 0005 has them: plain SQL, not today's models
+            for code in ("0540", "0306"):
+                conn.execute(text("INSERT INTO municipality (code, name, region_code, region_name) "
+                                  "VALUES (:code, 'K', 'DK-83', 'R')"), {"code": code})
+            conn.execute(text("INSERT INTO hospital (id, name) VALUES (1, 'H')"))
+            conn.execute(text("INSERT INTO ward (id, code, name, hospital_id) VALUES (1, 'W', 'W', 1)"))
+            conn.execute(text("INSERT INTO app_user (id, email, name, role, language, is_active, created_at, "
+                              "failed_logins) VALUES (1, 'a@x.dk', 'A', 'advisor', 'da', true, '2026-01-01', 0)"))
+            for i, code in enumerate(("0540", "0306", "0540")):
+                conn.execute(text("INSERT INTO offer (id, municipality_code, code, name, category, referral_required) "
+                                  "VALUES (:id, :code, :offer_code, 'T', 'andet', false)"),
+                             {"id": i + 1, "code": code, "offer_code": f"T{i}"})
+            for n in range(30):
+                start = random_instant(rng)
+                status, outcome = RESULTS[n % len(RESULTS)]
+                when = start.replace(tzinfo=None).isoformat(" ") if engine.dialect.name == "sqlite" else start
+                conn.execute(text(
+                    "INSERT INTO meeting (id, uid, status, sequence, start_at, end_at, municipality_code, ward_id, "
+                    "advisor_id, booked_by_id, created_at, updated_at, needs_rebooking, patient_language, "
+                    "video_provider, video_status, outcome) VALUES (:id, :uid, :status, 0, :start, :start, :code, 1, "
+                    "1, 1, :start, :start, false, 'da', 'jitsi', 'ready', :outcome)"),
+                    {"id": n + 1, "uid": f"m{n}", "status": status.value, "start": when,
+                     "code": rng.choice(("0540", "0306")), "outcome": outcome.value if outcome else None})
+                for offer_id in rng.sample((1, 2, 3), rng.randint(0, 3)):
+                    uptake = rng.choice(UPTAKES)
+                    conn.execute(text(
+                        "INSERT INTO offerpresentation (meeting_id, offer_id, response, uptake, recorded_at) "
+                        "VALUES (:meeting, :offer, :response, :uptake, :at)"),
+                        {"meeting": n + 1, "offer": offer_id, "response": rng.choice(RESPONSES).value,
+                         "uptake": uptake.value if uptake else None, "at": when})
+        command.upgrade(alembic_config(engine), "head")  # 0006 fills the totals; later ones add to the models
+        with new_session(engine) as session:
+            migrated = totals(session)
+            assert any(key[0] == "meeting_month_totals" for key in migrated)
+            assert any(key[0] == "offer_month_totals" for key in migrated)
+            statistics_summary.rebuild(session)
+            assert totals(session) == migrated
+    finally:  # leave the schema of today's models for the tests that follow (shared PostgreSQL database)
+        empty()
+        SQLModel.metadata.create_all(engine)
+        with new_session(engine) as session:
+            load_municipalities(session)
+            session.commit()
+        engine.dispose()
