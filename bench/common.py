@@ -244,7 +244,11 @@ class CachedDatabase:
 
 def cached(kind: str, name: str, generate: Callable[[str], None], *, log: Callable[[str], None] = print,
            ) -> CachedDatabase:
-    """The cached database `name`, generating it first (with `generate(url)`) when it is missing."""
+    """The cached database `name`, generating it first (with `generate(url)`) when it is missing, and
+    brought to the current schema by the app's migrations (generators build it with them too)."""
+    from scheduler.db import make_engine
+    from scheduler.migrate import upgrade_database
+
     database = CachedDatabase(kind, f"{name}-v{GENERATOR_VERSION}")
     if not database.exists():
         log(f"generating {database.name} on {kind} (cached for later runs)...")
@@ -253,4 +257,9 @@ def cached(kind: str, name: str, generate: Callable[[str], None], *, log: Callab
         generate(url)
         database.publish()
         log(f"  done in {time.perf_counter() - started:.0f} s")
+    engine = make_engine(database.url)
+    try:
+        upgrade_database(engine)  # a newer app version's migrations, as a production database gets them
+    finally:
+        engine.dispose()
     return database

@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, text
-from sqlmodel import SQLModel
 
 from scheduler import crypto
 from scheduler.db import make_engine, new_session
+from scheduler.migrate import upgrade_database
 from scheduler.models import (ApiToken, Hospital, Meeting, MeetingOutcome, MeetingStatus, Offer,
                               OfferPresentation, OfferResponse, Participant, ParticipantRole, Role, UptakeStatus,
                               User, UserWard, VideoStatus, Ward)
@@ -52,7 +52,7 @@ def generate(url: str, *, scale_factor: float | None = None, seed: int = 2026) -
     rng = random.Random(seed)
     configure_crypto()
     engine = make_engine(url)
-    SQLModel.metadata.create_all(engine)
+    upgrade_database(engine)  # the schema as the migrations build it, so later ones apply to the cache
     with new_session(engine) as session:
         load_municipalities(session)
         session.commit()

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
-from sqlmodel import SQLModel
 
 from scheduler.config import load_config
 from scheduler.db import make_engine, new_session
+from scheduler.migrate import upgrade_database
 from scheduler.models import (BusyFeed, BusyFeedVersion, BusyInterval, Hospital, Meeting, MeetingStatus, Role,
                               User, VideoStatus, Ward)
 from scheduler.services import availability
@@ -47,7 +47,7 @@ def _municipalities(shapes: list[tuple[int, int, int]]) -> dict[tuple[int, int, 
 def generate(url: str, shapes: list[tuple[int, int, int]] = SHAPES, seed: int = 8) -> None:
     rng = random.Random(seed)
     engine = make_engine(url)
-    SQLModel.metadata.create_all(engine)
+    upgrade_database(engine)  # the schema as the migrations build it, so later ones apply to the cache
     with new_session(engine) as session:
         load_municipalities(session)
         hospital = Hospital(name="Benchmark Hospital", region_code="DK-84")

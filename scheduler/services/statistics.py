@@ -181,7 +181,7 @@ def month_key(month: date) -> str:
 
 @dataclass(frozen=True)
 class _Segment:
-    """A stretch of time that the monthly offer totals count for another local month than its own."""
+    """A stretch of time that the monthly totals count for another local month than its own."""
 
     start_at: datetime
     end_at: datetime
@@ -214,8 +214,8 @@ def _month_plan(bounds: list[datetime]) -> tuple[dict[date, int], list[_Segment]
     return used, segments
 
 
-def _from_totals(session: Session, *, table, by, names: tuple[str, ...], used: dict[date, int],  # type: ignore[no-untyped-def]
-                 codes: Sequence[str], per_group: dict, per_month: list[dict[str, int]]) -> None:
+def _from_totals(session: Session, *, table, by, names: tuple[str, ...],  # type: ignore[no-untyped-def]
+                 used: dict[date, int], codes: Sequence[str], per_group: dict, per_month: list[dict[str, int]]) -> None:
     """Add the monthly totals of the UTC months used to their group (`by`) and to their local month."""
     if not used:
         return

@@ -124,8 +124,8 @@ def _affected_meetings(session: Session) -> tuple[set[int], list[Meeting]]:
     return ids, new
 
 
-def _apply(connection: Connection, table, before: Counts, after: Counts, key_names: tuple[str, ...],  # type: ignore[no-untyped-def]
-           names: tuple[str, ...]) -> None:
+def _apply(connection: Connection, table, before: Counts, after: Counts,  # type: ignore[no-untyped-def]
+           key_names: tuple[str, ...], names: tuple[str, ...]) -> None:
     """Add after - before to the totals: one upsert per changed row, in key order (no deadlocks)."""
     columns = table.__table__.c
     insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert

@@ -84,7 +84,8 @@ def _backfill_month_totals() -> None:
         f"SELECT {month}, m.municipality_code, p.offer_id, COUNT(*), "
         + ", ".join(_count(f"p.response = '{r}'") for r in ("accepted", "declined", "considering", "referred"))
         + f", {_count(eligible)}, "
-        + ", ".join(_count(f"{eligible} AND COALESCE(p.uptake, '') = '{u}'") for u in ("started", "not_started", "unknown"))
+        + ", ".join(_count(f"{eligible} AND COALESCE(p.uptake, '') = '{u}'")
+                    for u in ("started", "not_started", "unknown"))
         + f", {_count(eligible + ' AND p.uptake IS NULL')} "
         "FROM offerpresentation p JOIN meeting m ON m.id = p.meeting_id "
         f"GROUP BY {month}, m.municipality_code, p.offer_id")
