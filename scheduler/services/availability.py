@@ -93,7 +93,7 @@ def find_free_slots(session: Session, *, rules: BookingRules, municipality_code:
     slots: list[Slot] = []
     day = from_date
     while day <= to_date:
-        if not _is_holiday(rules, day):
+        if not is_holiday(rules, day):
             grid = _day_grid(day, rules.zone, rules.slot_step)
             grid_ms = _day_grid_ms(day, rules.zone, rules.slot_step)
             windows: dict[int, list[tuple[int, int]]] = {}  # per working-hours table: most share the default
@@ -127,7 +127,7 @@ def check_advisor_free(session: Session, *, rules: BookingRules, advisor: User, 
     if discharge_at is not None and end_at > discharge_at:
         raise InvalidInput(N_("Mødet skal være slut inden udskrivelsen"), field="start")
     day = start_at.astimezone(rules.zone).date()
-    if _is_holiday(rules, day):
+    if is_holiday(rules, day):
         raise InvalidInput(N_("Dagen er en helligdag"), field="start")
     hours = _working_hours(session, advisor_ids=[advisor.id], rules=rules)[advisor.id]
     if not any(ws <= start_at and end_at <= we for ws, we in _windows(day, hours, rules.zone)):
@@ -198,7 +198,8 @@ def _holiday_dates(country: str, year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays(country, years=year))
 
 
-def _is_holiday(rules: BookingRules, day: date) -> bool:
+def is_holiday(rules: BookingRules, day: date) -> bool:
+    """A public holiday of the deployment's country (no meetings; series skip or flag it)."""
     return day in _holiday_dates(rules.country, day.year)
 
 

@@ -23,9 +23,9 @@ from ..models import (AnswerStatus, HolidayPolicy, MeetingSeries, Role, SeriesEx
                       SeriesParticipant, User, UserWard)
 from ..schemas import MAX_ID
 from ..video import MeetingInfo, VideoUnavailable
-from .availability import _is_holiday
+from .availability import is_holiday
 from .context import BookingContext
-from .invites import CONFERENCE_LABEL, GUEST_PIN, HOW_TO_JOIN, PRODID, invite_bytes
+from .invites import CONFERENCE_LABEL, GUEST_PIN, HOW_TO_JOIN, PARTSTATS, PRODID, invite_bytes
 from .meeting_types import CROSS_SECTOR, meeting_type
 from .timeutil import local_datetime
 
@@ -94,7 +94,7 @@ def rule_starts(series: MeetingSeries, *, zone) -> list[datetime]:  # type: igno
 
 def holiday_starts(series: MeetingSeries, *, ctx: BookingContext) -> set[datetime]:
     return {start for start in rule_starts(series, zone=ctx.rules.zone)
-            if _is_holiday(ctx.rules, start.astimezone(ctx.rules.zone).date())}
+            if is_holiday(ctx.rules, start.astimezone(ctx.rules.zone).date())}
 
 
 def occurrences(session: Session, series: MeetingSeries, *, ctx: BookingContext) -> list[Occurrence]:
@@ -111,7 +111,7 @@ def occurrences(session: Session, series: MeetingSeries, *, ctx: BookingContext)
             found.append(Occurrence(start, start, start + duration, cancelled=True, holiday=start in holidays))
         elif exception:
             found.append(Occurrence(start, exception.start_at, exception.end_at, moved=True,
-                                    holiday=_is_holiday(ctx.rules, exception.start_at.astimezone(zone).date())))
+                                    holiday=is_holiday(ctx.rules, exception.start_at.astimezone(zone).date())))
         else:
             found.append(Occurrence(start, start, start + duration, holiday=start in holidays))
     return sorted(found, key=lambda o: o.start_at)
@@ -209,7 +209,7 @@ def _until_for_count(data: SeriesInput, series: MeetingSeries, *, ctx: BookingCo
     taken = 0
     for start in rule_starts(series, zone=ctx.rules.zone):
         day = start.astimezone(ctx.rules.zone).date()
-        if series.holiday_policy == HolidayPolicy.skip and _is_holiday(ctx.rules, day):
+        if series.holiday_policy == HolidayPolicy.skip and is_holiday(ctx.rules, day):
             continue
         taken += 1
         if taken == data.count:
@@ -473,13 +473,11 @@ def _event(series: MeetingSeries, participants: list[SeriesParticipant], *, star
         conferences=[Conference(link, feature="VIDEO", label=translate(CONFERENCE_LABEL))] if link else [],
         organizer=vCalAddress.new(ctx.organizer_email, cn=" ".join(ctx.organizer_name.split())),
         attendees=[vCalAddress.new(p.email, cn=" ".join(p.name.split()), cutype=CUTYPE.INDIVIDUAL,
-                                   role=ROLE.REQ_PARTICIPANT, partstat=_PARTSTAT[p.status], rsvp=True)
+                                   role=ROLE.REQ_PARTICIPANT, partstat=PARTSTATS[p.status], rsvp=True)
                    for p in participants],
     )
 
 
-_PARTSTAT = {AnswerStatus.needs_action: PARTSTAT.NEEDS_ACTION, AnswerStatus.accepted: PARTSTAT.ACCEPTED,
-             AnswerStatus.declined: PARTSTAT.DECLINED, AnswerStatus.tentative: PARTSTAT.TENTATIVE}
 
 
 def _master_event(series: MeetingSeries, participants: list[SeriesParticipant], exceptions: list[SeriesException],
@@ -541,22 +539,26 @@ def _publish(session: Session, series: MeetingSeries, *, ctx: BookingContext, ki
     from .outbox import enqueue
 
     mailer = ctx.mailer
-    people = participants_of(session, series) if recipients is None else recipients
+    everyone = participants_of(session, series)
+    people = everyone if recipients is None else recipients
     cancel = kind in ("series_cancel", "series_cancel_one")
-    count = 0
+    languages = _languages_of(session, people, default=mailer.default_language)
+    calendars: dict[str, bytes] = {}  # one calendar per language; a removed participant's CANCEL names her only
     for person in people:
-        language = _language_of(session, person, mailer.default_language)
+        language = languages[person.email]
 
         def translate(message: str, lang: str = language) -> str:
             return mailer.renderer.gettext(lang, message)
 
-        if only is not None:
-            calendar = build_series_calendar(session, series, ctx=ctx, only=only, translate=translate)
-        elif cancel:
-            calendar = build_series_calendar(session, series, ctx=ctx, method="CANCEL", participants=[person],
-                                             translate=translate)
+        if recipients is not None and cancel:
+            calendar = invite_bytes(build_series_calendar(session, series, ctx=ctx, method="CANCEL",
+                                                          participants=[person], translate=translate))
         else:
-            calendar = build_series_calendar(session, series, ctx=ctx, method="REQUEST", translate=translate)
+            if language not in calendars:
+                calendars[language] = invite_bytes(build_series_calendar(
+                    session, series, ctx=ctx, only=only, participants=everyone, translate=translate,
+                    method="CANCEL" if cancel else "REQUEST"))
+            calendar = calendars[language]
         when_at = (only.start_at or only.recurrence_id) if only is not None else series.first_start_at
         when = format_local(when_at, zone=ctx.rules.zone, language=language, fmt="short")
         subject = mailer.renderer.gettext(language, SUBJECTS[kind], title=series.title, when=when)
@@ -566,16 +568,18 @@ def _publish(session: Session, series: MeetingSeries, *, ctx: BookingContext, ki
                                                                              mailer=mailer, ctx=ctx))
         message = build_message(sender_name=ctx.organizer_name, sender_email=ctx.organizer_email,
                                 recipient_name=person.name, recipient_email=person.email, subject=subject,
-                                text=text, html=html, now=ctx.now, calendar=invite_bytes(calendar),
+                                text=text, html=html, now=ctx.now, calendar=calendar,
                                 method="CANCEL" if cancel else "REQUEST", attach_calendar=False)
         enqueue(session, kind=kind, message=message, now=ctx.now)
-        count += 1
-    return count
+    return len(people)
 
 
-def _language_of(session: Session, person: SeriesParticipant, default: str) -> str:
-    user = session.exec(select(User).where(User.email == person.email)).first()
-    return user.language if user else default
+def _languages_of(session: Session, people: list[SeriesParticipant], *, default: str) -> dict[str, str]:
+    """Each participant's language: a user's own, else the deployment's (one query for all)."""
+    emails = [p.email for p in people]
+    users = dict(session.exec(select(User.email, User.language).where(col(User.email).in_(emails))).all()) \
+        if emails else {}
+    return {email: users.get(email, default) for email in emails}
 
 
 FREQUENCY_LABELS = {SeriesFrequency.weekly.value: N_("Hver uge"), SeriesFrequency.biweekly.value: N_("Hver anden uge"),
