@@ -3,6 +3,7 @@ surviving an SMTP outage, reminders and escalations once, also with two job runn
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
@@ -206,3 +207,32 @@ def test_two_job_runners_at_once_send_everything_exactly_once(mail_app, session,
     assert len(smtp_server.messages) == len(rows) == 28
     ids = [m["Message-ID"] for m in smtp_server.messages]
     assert len(set(ids)) == len(ids)
+
+
+def _commit_durability(engine) -> set[str]:  # type: ignore[no-untyped-def]
+    """The setting of every pooled connection (all taken at once, so none is missed)."""
+    with ExitStack() as stack:
+        connections = [stack.enter_context(engine.connect()) for _ in range(engine.pool.size())]
+        if engine.dialect.name == "sqlite":
+            # on the driver's connection: SQLAlchemy's would begin each with the write lock
+            return {{0: "OFF", 1: "NORMAL", 2: "FULL"}[
+                c.connection.driver_connection.execute("PRAGMA synchronous").fetchone()[0]] for c in connections}
+        return {c.exec_driver_sql("SHOW synchronous_commit").scalar() for c in connections}
+
+
+def test_the_sender_gives_its_connection_back_waiting_for_the_disk_again(mail_app, session, parties, smtp_server):
+    """The outbox marks messages sent without waiting for the disk (services/outbox.py); every other
+    write, a booking above all, must still wait: the pooled connection comes back as it was."""
+    ward, secretary, _ = parties
+    services = mail_app.extensions["scheduler"]
+    engine = services.engine
+    engine.dispose()  # one pooled connection from here on
+    expected = _commit_durability(engine)
+    assert expected in ({"FULL"}, {"on"})
+    book(mail_app, session, ward, secretary)
+    assert send_outbox(services) == 3
+    assert _commit_durability(engine) == expected
+    smtp_server.stop()  # and when the server cannot be reached
+    book(mail_app, session, ward, secretary, start="2026-11-26T10:00:00+01:00")
+    assert send_outbox(services) == 0
+    assert _commit_durability(engine) == expected
