@@ -7,12 +7,14 @@ the driver), so the ratio shows what the search adds on top of fetching its data
 """
 from __future__ import annotations
 
+import gc
 import random
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
+from scheduler import freeze_startup_objects
 from scheduler.config import load_config
 from scheduler.db import make_engine, new_session
 from scheduler.migrate import upgrade_database
@@ -129,6 +131,9 @@ def run(kind: str, *, runs: int = 30, shapes: list[tuple[int, int, int]] = SHAPE
     rules = BookingRules.from_config(config)
     engine = make_engine(database.url)
     result = Result("Slot search (10 working days)", kind)
+    # As a serving process does once started (scheduler.wsgi): the collector's full passes then skip
+    # what the start made. The target shape is measured again without it, below.
+    freeze_startup_objects()
     try:
         for shape, code in _municipalities(shapes).items():
             def search() -> int:
@@ -157,7 +162,13 @@ def run(kind: str, *, runs: int = 30, shapes: list[tuple[int, int, int]] = SHAPE
                 p95 = percentile(times, 95)
                 result.check("slot search p95, 100 advisors x 500 intervals in the 10 days", target="< 50 ms",
                              value=f"{ms(p95)} ms", passed=p95 < 0.050)
+                gc.unfreeze()
+                unfrozen = timed(search, runs=runs * 2)
+                freeze_startup_objects()
+                result.notes.append(f"the target shape in a process that did not freeze its start (gc.freeze): "
+                                    f"p50 {ms(median(unfrozen))} ms, p95 {ms(percentile(unfrozen, 95))} ms")
     finally:
+        gc.unfreeze()
         engine.dispose()
     return result
 

@@ -5,6 +5,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
+from . import freeze_startup_objects
 from .config import ConfigError
 from .db import new_session
 from .errors import DomainError
@@ -98,6 +99,7 @@ def jobs_command(once: bool) -> None:
             click.echo(f"{name}: {count}")
         return
     click.echo("Running scheduled jobs; stop with Ctrl+C.")
+    freeze_startup_objects()
     try:
         make_scheduler(_services(), blocking=True).start()
     except (KeyboardInterrupt, SystemExit):
@@ -139,6 +141,7 @@ def run_command(host: str, port: int, threads: int) -> None:
         scheduler.start()
         click.echo("Scheduled jobs run in this process (jobs.run_in_web).")
     click.echo(f"Serving on http://{host}:{port}")
+    freeze_startup_objects()
     try:
         serve(current_app._get_current_object(), host=host, port=port, threads=threads)  # type: ignore[attr-defined]
     finally:

@@ -203,7 +203,8 @@ def publish_invite(session: Session, *, ctx: BookingContext, meeting: Meeting, f
                                      translate=(lambda m: mailer.renderer.gettext(mailer.default_language, m))
                                      if mailer else (lambda m: m)))
     on_commit(session, lambda: ctx.calendars.write(meeting.uid, data))
-    queue_invites(session, ctx=ctx, meeting=meeting, participants=participants, removed=list(removed), first=first)
+    queue_invites(session, ctx=ctx, meeting=meeting, participants=participants, removed=list(removed), first=first,
+                  calendars={mailer.default_language: data} if mailer else None)
     return True
 
 

@@ -71,14 +71,16 @@ def _message(ctx: BookingContext, *, kind: str, template: str, language: str, na
 
 
 def queue_invites(session: Session, *, ctx: BookingContext, meeting: Meeting, participants: list[Participant],
-                  removed: list[Participant] = (), first: bool = False) -> int:
-    """One e-mail per party with an address: REQUEST (new or updated) or CANCEL; removed parties a CANCEL."""
+                  removed: list[Participant] = (), first: bool = False,
+                  calendars: dict[str, bytes] | None = None) -> int:
+    """One e-mail per party with an address: REQUEST (new or updated) or CANCEL; removed parties a CANCEL.
+    `calendars`: the invite already built in some languages (language -> bytes), used as it is."""
     if ctx.mailer is None:
         return 0
     mailer: Mailer = ctx.mailer
     cancelled = meeting.is_cancelled
     kind = "cancel" if cancelled else ("invite" if first else "update")
-    calendars: dict[str, bytes] = {}
+    calendars = dict(calendars or {})
     count = 0
     for participant in participants:
         if not participant.email:

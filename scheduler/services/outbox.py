@@ -10,8 +10,6 @@ import logging
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY  # CRLF line ends, as SMTP wants them
 from typing import Callable
 
 from sqlalchemy import update
@@ -21,17 +19,17 @@ from sqlmodel import Session, select
 
 from ..db import new_session
 from ..models import OutboxMessage
-from .mail import SmtpSettings
+from .mail import Mail, SmtpSettings
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 
 
-def enqueue(session: Session, *, kind: str, message: EmailMessage, now: datetime, meeting_id: int | None = None,
+def enqueue(session: Session, *, kind: str, message: Mail, now: datetime, meeting_id: int | None = None,
             participant_id: int | None = None) -> OutboxMessage:
-    row = OutboxMessage(kind=kind, meeting_id=meeting_id, participant_id=participant_id,
-                        recipient=message["To"].addresses[0].addr_spec, subject=str(message["Subject"])[:300],
-                        message=message.as_string(policy=SMTP_POLICY), created_at=now, next_attempt_at=now)
+    row = OutboxMessage(kind=kind, meeting_id=meeting_id, participant_id=participant_id, recipient=message.recipient,
+                        subject=message.subject[:300], message=message.wire_text(), created_at=now,
+                        next_attempt_at=now)
     session.add(row)
     return row
 

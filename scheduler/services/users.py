@@ -432,8 +432,13 @@ def issue_api_token(session: Session, *, user: User, now: datetime, actor: User 
     return token
 
 
+# A token's last use is written at most this often: writing it at every API request made each read,
+# on SQLite, wait for the write lock and the disk (BENCHMARKS.md); the pages show it to the minute.
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
 def user_for_token(session: Session, *, token: str, now: datetime) -> User | None:
-    """The active user of an unrevoked token (her role and scope apply); records the use."""
+    """The active user of an unrevoked token (her role and scope apply); records the use, to the minute."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
                                               ApiToken.revoked_at.is_(None))).first()
     if row is None:
@@ -441,8 +446,9 @@ def user_for_token(session: Session, *, token: str, now: datetime) -> User | Non
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    row.last_used_at = now
-    session.add(row)
+    if row.last_used_at is None or not timedelta(0) <= now - row.last_used_at < LAST_USED_EVERY:
+        row.last_used_at = now
+        session.add(row)
     return user
 
 

@@ -272,6 +272,23 @@ def test_a_deactivated_or_passwordless_account_cannot_log_in(session, factory, n
 # ---- API tokens
 
 
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(session, factory, now):
+    user = factory.user()
+    token = users.issue_api_token(session, user=user, now=now, actor=user)
+    session.commit()
+    (row,) = users.api_tokens(session, user=user)
+    assert row.last_used_at is None
+    assert users.user_for_token(session, token=token, now=now) == user
+    assert row.last_used_at == now  # the first use
+    session.commit()
+    assert users.user_for_token(session, token=token, now=now + timedelta(seconds=59)) == user
+    assert not session.dirty and row.last_used_at == now  # nothing to write: a read stays a read
+    assert users.user_for_token(session, token=token, now=now + timedelta(minutes=1)) == user
+    assert row.last_used_at == now + timedelta(minutes=1)
+    assert users.user_for_token(session, token=token, now=now - timedelta(hours=1)) == user
+    assert row.last_used_at == now - timedelta(hours=1)  # a clock set back is not ignored
+
+
 def test_tokens_are_hashed_listed_and_revoked(session, factory, admin, now):
     user = factory.user()
     other = factory.user()
