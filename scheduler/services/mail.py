@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+import uuid
 from dataclasses import dataclass
 from email.charset import QP, Charset
 from email.header import Header
@@ -85,7 +86,7 @@ def build_message(*, sender_name: str, sender_email: str, recipient_name: str | 
     """multipart/mixed -> multipart/alternative (text, html, text/calendar; method=...) [+ invite.ics]."""
     if calendar is not None and method is None:
         raise ValueError("a calendar part needs its METHOD")
-    alternative = MIMEMultipart("alternative")
+    alternative = MIMEMultipart("alternative", boundary=_boundary())
     alternative.attach(_text_part(text, "plain"))
     alternative.attach(_text_part(html, "html"))
     if calendar is not None:
@@ -93,7 +94,7 @@ def build_message(*, sender_name: str, sender_email: str, recipient_name: str | 
         part.set_param("method", method)
         alternative.attach(part)
     del alternative["MIME-Version"]  # once, on the whole message
-    message = MIMEMultipart("mixed")
+    message = MIMEMultipart("mixed", boundary=_boundary())
     message.attach(alternative)
     if calendar is not None and attach_calendar:
         attachment = MIMEApplication(calendar, "ics")
@@ -108,6 +109,12 @@ def build_message(*, sender_name: str, sender_email: str, recipient_name: str | 
     message["Message-ID"] = make_msgid(domain=sender_email.rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"
     return Mail(recipient=recipient_email, subject=subject, message=message)
+
+
+def _boundary() -> str:
+    """A random multipart boundary that no part can contain: every part is quoted-printable or base64, and
+    neither ever writes "=_" (the generator would otherwise search each part for its boundary)."""
+    return f"=_{uuid.uuid4().hex}"
 
 
 def _text_part(content: str, subtype: str) -> MIMEText:
