@@ -87,7 +87,7 @@ class MeetingCreate(Input):
     patient: PatientIn
     relatives: list[RelativeIn] = Field(default_factory=list, max_length=10)
     staff: list[StaffIn] = Field(min_length=1, max_length=10)
-    language: Language = "da"
+    language: Language | None = None  # the patient's; the deployment's language (app.language) when left out
     meeting_type: Literal["discharge", "short_term_home_care"] = "discharge"
 
 

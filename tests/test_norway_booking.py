@@ -16,11 +16,11 @@ from sqlmodel import func, select
 from scheduler import create_app
 from scheduler.config import load_config
 from scheduler.jobs import send_outbox
-from scheduler.models import Hospital, Meeting, Participant, ParticipantRole, Role, Ward
+from scheduler.models import Hospital, Meeting, Participant, ParticipantRole, Role, User, Ward
 from scheduler.schemas import SlotQuery, parse_input
 from scheduler.services import booking
 from scheduler.services.reference import load_municipalities
-from scheduler.services.users import create_user
+from scheduler.services.users import create_user, issue_api_token
 from scheduler.video.jitsi import JitsiProvider
 
 from .conftest import TEST_CPR_KEY, TEST_SECRET_KEY
@@ -154,3 +154,20 @@ def test_book_a_meeting_in_a_norwegian_municipality_end_to_end(norway, secretary
     assert "Kjære Kari Nordmann" in body and "Slik deltar du" in body and "Sådan deltager du" not in body
     calendar = next(p for p in to_patient.walk() if p.get_content_type() == "text/calendar")
     assert "SUMMARY:Utskrivningssamtale (video)" in calendar.get_content()
+
+
+def test_a_booking_through_the_api_without_a_language_speaks_the_deployments(norway, session):
+    """A hospital system booking through the API in Norway need not say `language`: the patient's
+    invitation is then in Bokmål, not Danish."""
+    secretary = session.exec(select(User).where(User.email == norway.secretary_email)).one()
+    token = issue_api_token(session, user=secretary, now=NOW)
+    session.commit()
+    body = {"ward": norway.ward.code, "municipality": "1870", "start": "2028-05-16T10:00:00+02:00",
+            "patient": {"name": "Kari Nordmann", "email": "kari@example.no"},
+            "staff": [{"name": "Sykepleier Siv", "email": "siv@nlsh.example"}]}
+    response = norway.app.test_client().post("/api/v1/meetings", json=body,
+                                             headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201, response.text
+    session.expire_all()
+    assert session.get(Meeting, response.json["id"]).patient_language == "nb"
+    session.commit()

@@ -246,7 +246,7 @@ def book_meeting(session: Session, *, ctx: BookingContext, data: MeetingCreate, 
                       start_at=start_at, end_at=end_at, discharge_at=discharge_at,
                       municipality_code=data.municipality, ward_id=ward.id, advisor_id=advisor.id,
                       booked_by_id=booked_by.id, created_at=ctx.now, updated_at=ctx.now,
-                      patient_language=data.language, meeting_type=data.meeting_type, video_provider=ctx.video.name,
+                      patient_language=data.language or ctx.rules.language, meeting_type=data.meeting_type, video_provider=ctx.video.name,
                       video_status=VideoStatus.pending)
     session.add(meeting)
     session.flush()

@@ -22,6 +22,7 @@ class BookingRules:
     default_hours: dict[int, Windows]  # weekday (0 = Monday) -> working windows, local time
     meeting_types: tuple[str, ...] = ("discharge",)  # enabled kinds (services/meeting_types.py)
     type_minutes: tuple[tuple[str, int], ...] = ()  # default length per kind other than discharge
+    language: str = "da"  # the deployment's: a patient's invitation speaks it unless the booking says otherwise
 
     @classmethod
     def from_config(cls, config: Config) -> "BookingRules":
@@ -38,6 +39,7 @@ class BookingRules:
             meeting_types=tuple(config.meeting_types.enabled),
             type_minutes=(("short_term_home_care", config.meeting_types.short_term_home_care_minutes),
                           ("cross_sector", config.meeting_types.cross_sector_minutes)),
+            language=config.app.language,
         )
 
     def minutes_for(self, meeting_type: str) -> int:
