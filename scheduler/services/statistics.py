@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, or_, text
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 from sqlmodel import Session, select
 
 from ..errors import N_, Forbidden, InvalidInput
@@ -73,6 +75,10 @@ class Cell:
 
     value: int | float | None
     is_suppressed: bool = False
+
+
+_HIDDEN = Cell(None, True)
+_NO_RATE = Cell(None)
 
 
 @dataclass
@@ -231,10 +237,20 @@ def _from_totals(session: Session, *, table, by, names: tuple[str, ...],  # type
             row[name] += value
 
 
-def _in_segments(segments: list[_Segment]):  # type: ignore[no-untyped-def]
-    """SQL: which segment a meeting starts in (1-based; see _month_plan), and the condition that it does."""
+def _in_segments(session: Session, segments: list[_Segment], codes: Sequence[str]):  # type: ignore[no-untyped-def]
+    """SQL: which segment a meeting starts in (1-based; see _month_plan), and the condition that it
+    does and is one of these municipalities'."""
     index = interval_index(Meeting.start_at, [segment.start_at for segment in segments]).label("segment")
-    return index, or_(*(and_(Meeting.start_at >= s.start_at, Meeting.start_at < s.end_at) for s in segments))
+    municipality = Meeting.municipality_code
+    if session.get_bind().dialect.name == "sqlite":
+        # The segments are short, and the start-time index finds their meetings at once. Without
+        # range statistics SQLite's planner prefers the municipality index for one or a few codes
+        # and reads every meeting the municipality ever had (0.4 s for København over ten years);
+        # a unary + keeps it from using that index for this condition.
+        municipality = UnaryExpression(municipality.expression, operator=operators.custom_op("+"),
+                                       type_=municipality.type)
+    return index, and_(municipality.in_(codes),
+                       or_(*(and_(Meeting.start_at >= s.start_at, Meeting.start_at < s.end_at) for s in segments)))
 
 
 def _meeting_counts(session: Session, *, bounds: list[datetime], codes: Sequence[str],
@@ -246,9 +262,8 @@ def _meeting_counts(session: Session, *, bounds: list[datetime], codes: Sequence
     _from_totals(session, table=MeetingMonthTotals, by=MeetingMonthTotals.municipality_code, names=MEETING_COUNTS,
                  used=used, codes=codes, per_group=per_municipality, per_month=per_month)
     if segments:
-        index, inside = _in_segments(segments)
-        rows = select(index, Meeting.municipality_code, Meeting.status, Meeting.outcome) \
-            .where(Meeting.municipality_code.in_(codes), inside).subquery()
+        index, inside = _in_segments(session, segments, codes)
+        rows = select(index, Meeting.municipality_code, Meeting.status, Meeting.outcome).where(inside).subquery()
         for segment_index, code, status, outcome, n in session.exec(
                 select(rows.c.segment, rows.c.municipality_code, rows.c.status, rows.c.outcome, func.count())
                 .group_by(rows.c.segment, rows.c.municipality_code, rows.c.status, rows.c.outcome)):
@@ -266,10 +281,9 @@ def _offer_counts(session: Session, *, bounds: list[datetime], codes: Sequence[s
     _from_totals(session, table=OfferMonthTotals, by=OfferMonthTotals.offer_id, names=OFFER_COUNTS, used=used,
                  codes=codes, per_group=per_offer, per_month=per_month)
     if segments:
-        index, inside = _in_segments(segments)
+        index, inside = _in_segments(session, segments, codes)
         rows = select(index, OfferPresentation.offer_id, OfferPresentation.response, OfferPresentation.uptake) \
-            .join(Meeting, Meeting.id == OfferPresentation.meeting_id) \
-            .where(Meeting.municipality_code.in_(codes), inside).subquery()
+            .join(Meeting, Meeting.id == OfferPresentation.meeting_id).where(inside).subquery()
         for segment_index, offer_id, response, uptake, n in session.exec(
                 select(rows.c.segment, rows.c.offer_id, rows.c.response, rows.c.uptake, func.count())
                 .group_by(rows.c.segment, rows.c.offer_id, rows.c.response, rows.c.uptake)):
@@ -357,6 +371,22 @@ _MEETING_PATTERNS = minimal_patterns(MEETING_COUNTS, ROW_SUMS[:1])
 Rows = list[tuple[str, str, int]]  # (table, key, sign): where a row pattern is laid, added or taken away
 
 
+def _row_cost(pattern: dict[str, int], row: tuple[str, str, int], hidden: set[Hashable], primary: set[Hashable],
+              values: dict[Hashable, int]) -> tuple[int, int, int, bool, bool]:
+    """Laying a row pattern on (table, key, sign): (cells newly hidden, zeros among them, their sum,
+    feasible upwards, feasible downwards)."""
+    t, k, sign = row
+    new = zeros = count = 0
+    up = down = True
+    for metric, change in pattern.items():
+        c = (t, k, metric)
+        if c not in hidden and c not in primary:  # a hidden total weighs double: it is read most
+            new, zeros, count = new + 1 + (t == "total"), zeros + (values[c] == 0), count + values[c]
+        if values[c] < 1:  # a zero can only go up
+            up, down = up and sign * change > 0, down and sign * change < 0
+    return new, zeros, count, up, down
+
+
 class _Shape:
     """How the published tables hang together: every sum a reader could use, and the perturbations
     that keep them all true (the candidates for protecting a small count)."""
@@ -374,6 +404,7 @@ class _Shape:
             self.by_category[self.category[key]].append(key)
             self.by_municipality[self.municipality[key]].append(key)
         self._partners: dict[str, list[str]] = {}
+        self._pairs: dict[tuple[str, str], Rows] = {}
 
     def sums(self) -> list[Sum]:
         sums: list[Sum] = []
@@ -404,39 +435,35 @@ class _Shape:
         table, key, name = cell
         is_meeting = name in MEETING_COUNTS
         patterns = _MEETING_PATTERNS[name] if is_meeting else _OFFER_PATTERNS[name]
-        row_costs: dict[tuple[str, str, int, int], tuple[int, int, int, bool, bool]] = {}
-
-        def row_cost(t: str, k: str, index: int, sign: int) -> tuple[int, int, int, bool, bool]:
-            """(cells newly hidden, zeros among them, their sum, feasible upwards, feasible downwards)."""
-            found = row_costs.get((t, k, index, sign))
-            if found is None:
-                new = zeros = count = 0
-                up = down = True
-                for metric, change in patterns[index].items():
-                    c = (t, k, metric)
-                    if c not in hidden and c not in primary:  # a hidden total weighs double: it is read most
-                        new, zeros, count = new + 1 + (t == "total"), zeros + (values[c] == 0), count + values[c]
-                    if values[c] < 1:  # a zero can only go up
-                        up, down = up and sign * change > 0, down and sign * change < 0
-                found = row_costs[t, k, index, sign] = (new, zeros, count, up, down)
-            return found
+        # Per pattern, what laying it on a row costs (see _row_cost): the same rows recur in many candidates.
+        row_costs: list[dict[tuple[str, str, int], tuple[int, int, int, bool, bool]]] = [{} for _ in patterns]
+        for index, pattern in enumerate(patterns):
+            row_costs[index][table, key, 1] = _row_cost(pattern, (table, key, 1), hidden, primary, values)
 
         # Fewest cells newly hidden, then fewest zeros among them (a hidden zero next to a 1 only
         # leaves "0 or 1"), then the smallest values (least information lost). The cell's own row is
         # in every candidate, so a pattern costing more there than the best so far is skipped.
-        own = [row_cost(table, key, index, 1)[:3] for index in range(len(patterns))]
+        own = [costs[table, key, 1][:3] for costs in row_costs]
         best, best_cost = None, None
         for rows in self._row_sets(table, key, is_meeting):
-            for index in range(len(patterns)):
+            for index, costs in enumerate(row_costs):
                 if best_cost is not None and own[index] >= best_cost:
                     continue
                 new = zeros = count = 0
                 up = down = True
-                for t, k, sign in rows:
-                    n, z, v, u, d = row_cost(t, k, index, sign)
+                for row in rows:
+                    found = costs.get(row)
+                    if found is None:
+                        found = costs[row] = _row_cost(patterns[index], row, hidden, primary, values)
+                    n, z, v, u, d = found
                     new, zeros, count, up, down = new + n, zeros + z, count + v, up and u, down and d
-                if (up or down) and (best_cost is None or (new, zeros, count) < best_cost):
-                    best, best_cost = (rows, index), (new, zeros, count)
+                    # Given up as soon as it cannot win: newly hidden cells only add up, and a row
+                    # that cannot take the change in either direction rules the candidate out.
+                    if not (up or down) or (best_cost is not None and new > best_cost[0]):
+                        break
+                else:
+                    if best_cost is None or (new, zeros, count) < best_cost:
+                        best, best_cost = (rows, index), (new, zeros, count)
             if best_cost is not None and best_cost[0] == 0:
                 break
         if best is None:
@@ -468,10 +495,13 @@ class _Shape:
             for other in self.partners(offer):
                 if other in exclude:
                     continue
-                net: dict[tuple[str, str], int] = defaultdict(int)
-                for t, k, sign in self._offer_rows(offer) + self._offer_rows(other, -1):
-                    net[t, k] += sign
-                yield [(t, k, sign) for (t, k), sign in net.items() if sign]
+                pair = self._pairs.get((offer, other))
+                if pair is None:  # the same pairs come up again for every small count of these offers
+                    net: dict[tuple[str, str], int] = defaultdict(int)
+                    for t, k, sign in self._offer_rows(offer) + self._offer_rows(other, -1):
+                        net[t, k] += sign
+                    pair = self._pairs[offer, other] = [(t, k, sign) for (t, k), sign in net.items() if sign]
+                yield pair
 
     def _vertical(self, is_meeting: bool, *, offer: str | None = None, municipality: str | None = None,
                   month: str | None = None) -> Iterator[Rows]:
@@ -518,17 +548,24 @@ def _publish(counts: dict[tuple[str, str], dict[str, int]], *, start: date, end:
     hidden = suppress(values, shape.sums(), threshold=threshold,
                       protect=lambda cell, hidden, primary: shape.protect(cell, hidden, primary, values))
 
+    # Cells are immutable, so equal ones are shared: the tables hold tens of thousands, and each
+    # long-lived object makes the garbage collector's full passes come sooner.
+    shown: dict[int, Cell] = {}
+
     def row(table: str, key: str, label: str, details: dict[str, str] | None = None) -> StatsRow:
         data = counts[table, key]
         cells: dict[str, Cell] = {}
         for name in (OFFER_COUNTS if table in ("offer", "category") else COUNTS):
-            is_hidden = (table, key, name) in hidden
-            cells[name] = Cell(None if is_hidden else data[name], is_hidden)
+            if (table, key, name) in hidden:
+                cells[name] = _HIDDEN
+            else:
+                value = data[name]
+                cells[name] = shown.get(value) or shown.setdefault(value, Cell(value))
         for rate, (numerator, denominator) in RATES.items():
             if cells[numerator].is_suppressed or cells[denominator].is_suppressed:
-                cells[rate] = Cell(None, True)
+                cells[rate] = _HIDDEN
             else:
-                cells[rate] = Cell(data[numerator] / data[denominator] if data[denominator] else None)
+                cells[rate] = Cell(data[numerator] / data[denominator]) if data[denominator] else _NO_RATE
         return StatsRow(key=key, label=label, cells=cells, details=details or {})
 
     offer_rows = [row("offer", key, o.name, {"municipality_code": o.municipality_code, "offer_code": o.code,

@@ -64,7 +64,7 @@ def suppress(values: Mapping[Hashable, int], sums: Iterable[Sum], *, threshold: 
     # The safety net: whatever the proposals missed (or a caller without them) is closed greedily.
     while True:
         state.protect_lone_cells()
-        exposed = recoverable(state.hidden, sums)
+        exposed = recoverable(state.hidden, state.sums_with_hidden())
         if not exposed:
             return state.hidden
         # One complement at a time: it often protects the other exposed cells as well.
@@ -107,6 +107,10 @@ class _State:
             for cell in s.cells:
                 self.sums_of[cell].append(i)
         self.pending: list[int] = []
+
+    def sums_with_hidden(self) -> list[Sum]:
+        """The sums holding a hidden cell, in their order: the others give a reader no equation."""
+        return [self.sums[i] for i, n in enumerate(self.hidden_in) if n]
 
     def hide(self, cell: Hashable) -> None:
         if cell in self.hidden:
@@ -179,6 +183,9 @@ def recoverable(hidden: set[Hashable], sums: Iterable[Sum]) -> set[Hashable]:
 def _determined(rows: list[dict[int, int]]) -> set[int]:
     """Unknowns fixed by these linear equations: reduced row echelon form over GF(p), sparse."""
     pivots: dict[int, dict[int, int]] = {}  # pivot column -> its row, 1 at the pivot, 0 at other pivots
+    # column -> the pivots whose row holds it: a new pivot is cleared from those rows only, not
+    # looked for in every row (with thousands of hidden cells that search was most of the time).
+    holding: dict[int, set[int]] = defaultdict(set)
     for original in rows:
         row = dict(original)
         for column in [c for c in row if c in pivots]:
@@ -190,18 +197,24 @@ def _determined(rows: list[dict[int, int]]) -> set[int]:
         column = min(row)
         inverse = pow(row[column], _PRIME - 2, _PRIME)
         row = {k: v * inverse % _PRIME for k, v in row.items()}
-        for other in pivots.values():
-            factor = other.get(column)
-            if factor:
-                _subtract(other, row, factor)
+        for pivot in list(holding[column]):
+            _subtract(pivots[pivot], row, pivots[pivot][column], pivot=pivot, holding=holding)
         pivots[column] = row
+        for k in row:
+            holding[k].add(column)
     return {column for column, row in pivots.items() if len(row) == 1}
 
 
-def _subtract(row: dict[int, int], other: dict[int, int], factor: int) -> None:
+def _subtract(row: dict[int, int], other: dict[int, int], factor: int, *, pivot: int | None = None,
+              holding: dict[int, set[int]] | None = None) -> None:
+    """row -= factor * other; for a pivot's row, `holding` follows the columns it gains and loses."""
     for k, v in other.items():
         value = (row.get(k, 0) - factor * v) % _PRIME
         if value:
+            if holding is not None and k not in row:
+                holding[k].add(pivot)
             row[k] = value
-        else:
-            row.pop(k, None)
+        elif k in row:
+            del row[k]
+            if holding is not None:
+                holding[k].discard(pivot)
