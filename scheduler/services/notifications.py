@@ -58,13 +58,13 @@ def _message(ctx: BookingContext, *, kind: str, template: str, language: str, na
              attach: bool = False, **context: object):  # type: ignore[no-untyped-def]
     mailer: Mailer = ctx.mailer
     when = format_local(meeting.start_at, zone=ctx.rules.zone, language=language, fmt="short")
+    title = mailer.renderer.gettext(language, meeting_type(meeting.meeting_type).title)
     if meeting.meeting_type == DISCHARGE:
         subject = mailer.renderer.gettext(language, SUBJECTS[kind], when=when)
     else:
-        title = mailer.renderer.gettext(language, meeting_type(meeting.meeting_type).title)
         subject = mailer.renderer.gettext(language, TYPED_SUBJECTS[kind], when=when, title=title)
     text, html = mailer.renderer.render(template, language=language, meeting=meeting, kind=kind, name=name,
-                                        organizer_name=ctx.organizer_name, **context)
+                                        organizer_name=ctx.organizer_name, kind_title=title, **context)
     return build_message(sender_name=ctx.organizer_name, sender_email=ctx.organizer_email, recipient_name=name,
                          recipient_email=email, subject=subject, text=text, html=html, now=ctx.now,
                          calendar=calendar, method=method, attach_calendar=attach)

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from scheduler.errors import InvalidInput
 from scheduler.models import Hospital, Meeting, MeetingOutcome, OutboxMessage, Role, Ward
-from scheduler.services import recording
+from scheduler.services import notifications, recording
 
 
 @pytest.fixture
@@ -65,6 +65,19 @@ def test_a_short_term_unit_books_a_handover_to_home_care(session, factory, login
     calendar = next(Calendar.from_ical(p.get_payload(decode=True)) for p in messages[0].walk()
                     if p.get_content_type() == "text/calendar")
     assert str(calendar.walk("VEVENT")[0]["SUMMARY"]) == "Overgang fra korttidsplads til hjemmepleje (video)"
+
+    # The words of every e-mail about it, not only the subjects: no discharge, no health advisor.
+    ctx = app.extensions["scheduler"].booking_context()
+    for kind in ("reminder", "escalation", "declined"):
+        assert notifications.queue_notice(session, ctx=ctx, kind=kind, meeting=meeting, to=secretary)
+    session.commit()
+    for row in session.exec(select(OutboxMessage)).all():
+        message = email.message_from_string(row.message, policy=email.policy.default)
+        for part in ("plain", "html"):
+            body = message.get_body((part,)).get_content().replace(ctx.organizer_name, "")  # the deployment's own
+            assert "udskriv" not in body.lower() and "sundhedsrådgiver" not in body.lower(), (row.kind, body)
+            assert "Overgang fra korttidsplads til hjemmepleje" in body, (row.kind, body)
+    session.commit()
 
 
 def test_a_kind_that_presents_no_offers_refuses_offers_but_records_the_outcome(session, factory, ctx, unit):
