@@ -70,11 +70,13 @@ def demo_data_command() -> None:
 def create_user_command(email: str, name: str, role: str, wards: tuple[str, ...], municipality: str | None,
                         region: str | None, password: str | None, api_token: bool) -> None:
     """Create or update a user."""
-    from .services.users import create_user, issue_api_token
+    from .services.users import check_new_password, create_user, issue_api_token
 
     services = _services()
     with new_session(services.engine) as session:
         try:
+            if password is not None:  # the same rules as a password set on the web pages
+                check_new_password(password, email=email, field="password")
             user = create_user(session, email=email, name=name, role=Role(role), password=password,
                                ward_codes=list(wards), municipality_code=municipality, region_code=region,
                                language=services.config.app.language)

@@ -61,6 +61,11 @@ def test_init_db_demo_data_and_create_user(tmp_path, now):
     bad = cli(tmp_path, url, "create-user", "--email", "x@y.example", "--name", "X", "--role", "advisor",
               "--municipality", "9999")
     assert bad.returncode != 0 and "kommune" in bad.stderr.lower() and "Traceback" not in bad.stderr
+    short = cli(tmp_path, url, "create-user", "--email", "kort@hospital.example", "--name", "Kort", "--role",
+                "secretary", "--ward", "SHS-MED", "--password", "kort")  # the web pages' rules apply here too
+    assert short.returncode != 0 and "password" in short.stderr and "Traceback" not in short.stderr
+    with new_session(engine) as session:
+        assert session.exec(select(User).where(User.email == "kort@hospital.example")).first() is None
     engine.dispose()
 
 
