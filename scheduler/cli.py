@@ -17,8 +17,9 @@ def _services():  # type: ignore[no-untyped-def]
 
 
 def _fail(exc: DomainError) -> None:
-    fields = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
-    raise click.ClickException(f"{exc}" + (f" ({fields})" if fields else ""))
+    message, fields = exc.translated(lambda text: text)
+    details = "; ".join(f"{name}: {text}" for name, text in fields.items() if text != message)
+    raise click.ClickException(f"{message} ({details or ', '.join(fields)})" if fields else message)
 
 
 @click.command("init-db")
