@@ -89,7 +89,7 @@ def _dump_sql(kind: str) -> str:
     else:
         start, end = f"'{start_at.isoformat()}'", f"'{end_at.isoformat()}'"
     return ("SELECT m.start_at, m.municipality_code, mu.name, w.code, o.code, o.category, p.response, p.uptake, "
-            "p.started_on, m.status, m.outcome, m.uid, (SELECT min(pa.cpr_digest) FROM participant pa "
+            "p.started_on, m.status, m.outcome, m.meeting_type, m.uid, (SELECT min(pa.cpr_digest) FROM participant pa "
             "WHERE pa.meeting_id = m.id AND pa.role = 'patient' AND pa.cpr_digest IS NOT NULL) "
             "FROM offerpresentation p JOIN meeting m ON m.id = p.meeting_id JOIN offer o ON o.id = p.offer_id "
             "JOIN municipality mu ON mu.code = m.municipality_code JOIN ward w ON w.id = m.ward_id "

@@ -3,8 +3,9 @@ and aggregated statistics tables, as CSV, XLSX and JSON.
 
 The uptake log never holds names, CPR numbers, notes, e-mail addresses or phone numbers: the
 patient appears only as a keyed hash of her stored CPR digest (never decrypted here, and kept when
-retention removes the CPR number itself). Rows stream from a server-side cursor and are written
-in chunks, so an export of millions of rows runs in bounded memory.
+retention removes the CPR number itself). Rows are read from the database as they are written
+(psycopg's `stream` on PostgreSQL) and written in chunks, so an export of millions of rows runs in
+bounded memory.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, type_coerce
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.types import NullType
 from sqlmodel import Session, select
 
 from ..errors import N_, InvalidInput
@@ -90,10 +92,10 @@ def _patient_digest():  # type: ignore[no-untyped-def]
 def _uptake_query(*, start: date, end: date, municipality_codes: Sequence[str], zone: ZoneInfo):  # type: ignore[no-untyped-def]
     check_period(start, end)
     start_at, end_at = period_bounds(start, end, zone)
-    return (select(Meeting.start_at, Meeting.municipality_code, Municipality.name, Ward.code, Offer.code,
-                   Offer.category, OfferPresentation.response, OfferPresentation.uptake, OfferPresentation.started_on,
-                   Meeting.status, Meeting.outcome, Meeting.meeting_type, Meeting.uid,
-                   _patient_digest().label("cpr_digest"))
+    return (select(_as_stored(Meeting.start_at), Meeting.municipality_code, Municipality.name, Ward.code, Offer.code,
+                   Offer.category, _as_stored(OfferPresentation.response), _as_stored(OfferPresentation.uptake),
+                   OfferPresentation.started_on, _as_stored(Meeting.status), _as_stored(Meeting.outcome),
+                   Meeting.meeting_type, Meeting.uid, _patient_digest().label("cpr_digest"))
             .select_from(OfferPresentation)
             .join(Meeting, Meeting.id == OfferPresentation.meeting_id)
             .join(Offer, Offer.id == OfferPresentation.offer_id)
@@ -101,6 +103,13 @@ def _uptake_query(*, start: date, end: date, municipality_codes: Sequence[str], 
             .join(Ward, Ward.id == Meeting.ward_id)
             .where(Meeting.start_at >= start_at, Meeting.start_at < end_at,
                    Meeting.municipality_code.in_(tuple(municipality_codes))))
+
+
+def _as_stored(column):  # type: ignore[no-untyped-def]
+    """The column as the driver returns it, without SQLAlchemy's conversion of every row: enums are
+    stored by their value, the very text the log holds; a meeting's start is converted once per
+    meeting (`_stream`), not once per offer row. Only the Python side changes: the SQL is the same."""
+    return type_coerce(column, NullType())
 
 
 def count_uptake_rows(session: Session, *, start: date, end: date, municipality_codes: Sequence[str],
@@ -119,14 +128,47 @@ def uptake_rows(engine: Engine, *, start: date, end: date, municipality_codes: S
 
 
 def _stream(engine: Engine, query, *, zone: ZoneInfo, key: bytes) -> Iterator[tuple[object, ...]]:  # type: ignore[no-untyped-def]
+    """The rows come meeting by meeting (ordered by start and id), one per offer presented: the
+    meeting's patient key is worked out at its first row and reused for the others, and its local
+    date only when its start differs from the previous meeting's (many start at the same time)."""
     with reading_connection(engine) as connection:
-        result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
+        to_utc = _start_to_utc(engine.dialect)
+        meeting = meeting_start = meeting_date = patient = None
         for (start_at, municipality_code, municipality_name, ward_code, offer_code, category, response, uptake,
-             started_on, status, outcome, meeting_type, uid, digest) in result:
-            yield (start_at.astimezone(zone).date(), municipality_code, municipality_name, ward_code, offer_code,
-                   category, response.value, uptake.value if uptake else None, started_on, status.value,
-                   outcome.value if outcome else None, meeting_type,
-                   patient_key(key, cpr_digest=digest, meeting_uid=uid))
+             started_on, status, outcome, meeting_type, uid, digest) in _driver_rows(connection, query):
+            if uid != meeting:
+                meeting, patient = uid, patient_key(key, cpr_digest=digest, meeting_uid=uid)
+                if start_at != meeting_start:
+                    meeting_start, meeting_date = start_at, to_utc(start_at).astimezone(zone).date()
+            yield (meeting_date, municipality_code, municipality_name, ward_code, offer_code, category, response,
+                   uptake, started_on, status, outcome, meeting_type, patient)
+
+
+def _start_to_utc(dialect: Dialect) -> Callable[[object], datetime]:
+    """SQLAlchemy's own conversion of a stored meeting start (text on SQLite, a timestamptz on
+    PostgreSQL) to an aware UTC datetime, for the starts `_as_stored` leaves as they are."""
+    return Meeting.__table__.c.start_at.type.dialect_impl(dialect).result_processor(dialect, None)
+
+
+def _driver_rows(connection: Connection, query) -> Iterable[Sequence[object]]:  # type: ignore[no-untyped-def]
+    """The rows, read as they are consumed; the columns marked `_as_stored` as the driver returns them."""
+    if connection.dialect.driver == "psycopg":
+        return _psycopg_stream(connection, query)
+    return connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
+
+
+def _psycopg_stream(connection: Connection, query) -> Iterator[Sequence[object]]:  # type: ignore[no-untyped-def]
+    """The rows through psycopg's `stream`: the server sends them while the previous ones are being
+    written. SQLAlchemy streams through a server-side cursor, whose next batch the server only
+    computes when it is asked for, so the two take turns (the national benchmark: 7.1 s, not 5.0 s)."""
+    compiled = query.compile(dialect=connection.dialect)
+    state = compiled.construct_expanded_state()
+    processors = {name: bind.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+                  for name, bind in compiled.binds.items()} | dict(state.processors)
+    parameters = {name: processors[name](value) if processors.get(name) else value
+                  for name, value in state.parameters.items()}  # as SQLAlchemy binds them (enums by value)
+    with connection.connection.driver_connection.cursor() as cursor:
+        yield from cursor.stream(state.statement, parameters)
 
 
 # ---- writers: each turns rows into byte chunks
@@ -140,17 +182,43 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _csv_cells(row: Sequence[object]) -> list[str]:
+    """`neutralize(_text(value))` of every cell, with the common kinds inline: this runs for every
+    cell of millions of rows."""
+    return [(("'" + value if value and value[0] in _FORMULA_FIRST else value) if value.__class__ is str else
+             "" if value is None else value.isoformat() if value.__class__ is date else neutralize(_text(value)))
+            for value in row]
+
+
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
+
+
+def _unquoted_line(cells: list[str], separator: str) -> str | None:
+    """The line of cells none of which needs quotes (no separator, quote or line break in any, and not
+    one empty cell alone): the cells joined, exactly as the csv module writes them, and several times
+    faster. None when some cell needs quoting: the csv module writes that line."""
+    line = separator.join(cells)
+    if not line or line.count(separator) != len(cells) - 1 or '"' in line or "\r" in line or "\n" in line:
+        return None
+    return line + "\r\n"
+
+
 def csv_chunks(rows: Iterable[Sequence[object]], *, header: Sequence[str] = COLUMNS,
                separator: str = ";") -> Iterator[bytes]:
     """UTF-8 with a byte-order mark (Danish Excel then reads æøå), `;` unless asked for `,`."""
     if separator not in SEPARATORS:
         raise InvalidInput(N_("Skilletegnet skal være ; eller ,"), field="separator")
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=separator)
+    writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")  # as `_unquoted_line` ends lines
     buffer.write("\ufeff")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([neutralize(_text(value)) for value in row])
+        cells = _csv_cells(row)
+        line = _unquoted_line(cells, separator)
+        if line is None:
+            writer.writerow(cells)
+        else:
+            buffer.write(line)
         if buffer.tell() >= CHUNK_BYTES:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)

@@ -6,20 +6,23 @@ import csv
 import hashlib
 import io
 import json
+import random
 import sqlite3
 import tracemalloc
 import zipfile
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import insert
 from sqlmodel import select
 
+from scheduler import crypto
 from scheduler.errors import InvalidInput
-from scheduler.models import (AnswerStatus, Hospital, Meeting, MeetingStatus, Offer, OfferPresentation,
-                              OfferResponse, Participant, ParticipantRole, Role, UptakeStatus, User, VideoStatus,
-                              Ward)
+from scheduler.models import (AnswerStatus, Hospital, Meeting, MeetingOutcome, MeetingStatus, Municipality, Offer,
+                              OfferPresentation, OfferResponse, Participant, ParticipantRole, Role, UptakeStatus,
+                              User, VideoStatus, Ward)
 from scheduler.services import exports
 from scheduler.services.exports import COLUMNS, export_chunks, uptake_rows
 
@@ -230,7 +233,7 @@ def _bulk(session, meetings: int, offers_per_meeting: int) -> None:
 
 def test_a_large_export_streams_in_bounded_memory(engine, session):
     if engine.dialect.name != "sqlite":
-        pytest.skip("the large data set runs on SQLite only (speed); PostgreSQL uses a server-side cursor")
+        pytest.skip("the large data set runs on SQLite only (speed); bench/export_csv.py measures PostgreSQL")
     _bulk(session, meetings=10_000, offers_per_meeting=5)  # 50,000 rows
     session.close()
     tracemalloc.start()
@@ -263,3 +266,147 @@ def test_text_formats_write_chunks_while_rows_still_arrive(fmt):
     assert 0 < len(first) < 2 * exports.CHUNK_BYTES and consumed < 2_000
     rest = b"".join(chunks)
     assert consumed == 20_000 and (first + rest).count(b"\n") >= 20_000
+
+
+# ---- the exact bytes: a golden log with hostile cells
+
+
+GOLDEN_PERIOD = (date(2026, 3, 1), date(2026, 3, 31))
+
+
+def golden_world(session, factory) -> None:
+    """A small log as any route could have left it: catalogue texts and names that start like a
+    formula (= + - @ tab CR), texts that need quoting (separators, quotes, line breaks), æøå, a
+    patient with a CPR number at two meetings and one without any, two meetings starting at the same
+    time, one at 00:30 local time (still the day before in UTC) and offers with and without uptake."""
+    session.get(Municipality, "0306").name = "+Odsherred, \"Vest\""
+    advisors = {code: factory.advisor(code) for code in ("0540", "0306")}
+    wards = [factory.ward(code="@ONK;1"), factory.ward(code="-KIR"), factory.ward(code="\tMED\rA")]
+    offers = [Offer(municipality_code="0540", code="=SUM(1;2)", name="Formel", category="genoptraening"),
+              Offer(municipality_code="0540", code="GENOP", name="Genoptræning", category="+kat"),
+              Offer(municipality_code="0540", code="\rCR", name="Linje", category="kræft, rehab\nlinje 2"),
+              Offer(municipality_code="0306", code="-1", name="Minus", category="@palliation"),
+              Offer(municipality_code="0306", code="TRÆN", name="Træning", category="genoptraening")]
+    session.add_all(offers)
+    session.flush()
+    meetings = [  # uid, municipality, UTC start, ward, status, outcome, type, CPR, offers (offer, response, uptake)
+        ("golden-1", "0540", datetime(2026, 3, 1, 23, 30, tzinfo=UTC), 0, MeetingStatus.held, None, "discharge",
+         "0101701234", [(0, OfferResponse.accepted, UptakeStatus.started), (1, OfferResponse.declined, None),
+                        (2, OfferResponse.referred, UptakeStatus.unknown)]),
+        ("golden-2", "0540", datetime(2026, 3, 10, 9, tzinfo=UTC), 1, MeetingStatus.held, MeetingOutcome.held,
+         "=kind", None, [(1, OfferResponse.considering, None), (2, OfferResponse.accepted, UptakeStatus.not_started)]),
+        ("golden-3", "0306", datetime(2026, 3, 10, 9, tzinfo=UTC), 2, MeetingStatus.confirmed,
+         MeetingOutcome.no_show, "discharge", "0202802345", [(3, OfferResponse.declined, None)]),
+        ("golden-4", "0306", datetime(2026, 3, 20, 13, 15, tzinfo=UTC), 2, MeetingStatus.held, None, "discharge",
+         "0101701234", [(3, OfferResponse.accepted, UptakeStatus.started),
+                        (4, OfferResponse.accepted, UptakeStatus.started)]),
+        ("golden-5", "0540", datetime(2026, 3, 31, 22, 30, tzinfo=UTC), 0, MeetingStatus.held, None, "discharge",
+         "0303903456", [(0, OfferResponse.accepted, None)]),  # 1 April local time: outside the period
+    ]
+    for uid, code, start, ward, status, outcome, kind, cpr, presented in meetings:
+        meeting = factory.meeting(advisors[code], start, status=status, ward=wards[ward])
+        meeting.uid, meeting.outcome, meeting.meeting_type = uid, outcome, kind
+        session.add(Participant(meeting_id=meeting.id, role=ParticipantRole.patient, name="Golden Patient",
+                                cpr=cpr, cpr_digest=crypto.cpr_digest(cpr) if cpr else None,
+                                status=AnswerStatus.accepted))
+        for index, response, uptake in presented:
+            session.add(OfferPresentation(meeting_id=meeting.id, offer_id=offers[index].id, response=response,
+                                          uptake=uptake, started_on=date(2026, 4, 2) if uptake else None))
+    session.commit()
+
+
+def golden_export(engine, fmt, **options) -> bytes:
+    return b"".join(export_chunks(rows(engine, codes=("0540", "0306"), start=GOLDEN_PERIOD[0],
+                                       end=GOLDEN_PERIOD[1]), fmt=fmt, **options))
+
+
+KEY_0101701234 = "a14ee7155ad92cb27fac808e878c8e23"  # the patient of golden-1 and golden-4
+KEY_0202802345 = "be18e106a9c58ad604e1284dd03c616f"
+KEY_GOLDEN_2 = "4ec559c552a4d59e9cc865d270b4d1e3"  # no CPR number: keyed by the meeting
+SØNDERBORG, ODSHERRED = ("0540", "Sønderborg"), ("0306", "+Odsherred, \"Vest\"")
+MARCH_2, MARCH_10, MARCH_20, APRIL_2 = date(2026, 3, 2), date(2026, 3, 10), date(2026, 3, 20), date(2026, 4, 2)
+GOLDEN_ROWS = [  # what the JSON and XLSX writers get: values as stored, real dates, None for nothing
+    (MARCH_2, *SØNDERBORG, "@ONK;1", "\rCR", "kræft, rehab\nlinje 2", "referred", "unknown", APRIL_2, "held", None,
+     "discharge", KEY_0101701234),
+    (MARCH_2, *SØNDERBORG, "@ONK;1", "=SUM(1;2)", "genoptraening", "accepted", "started", APRIL_2, "held", None,
+     "discharge", KEY_0101701234),
+    (MARCH_2, *SØNDERBORG, "@ONK;1", "GENOP", "+kat", "declined", None, None, "held", None, "discharge",
+     KEY_0101701234),
+    (MARCH_10, *SØNDERBORG, "-KIR", "\rCR", "kræft, rehab\nlinje 2", "accepted", "not_started", APRIL_2, "held",
+     "held", "=kind", KEY_GOLDEN_2),
+    (MARCH_10, *SØNDERBORG, "-KIR", "GENOP", "+kat", "considering", None, None, "held", "held", "=kind", KEY_GOLDEN_2),
+    (MARCH_10, *ODSHERRED, "\tMED\rA", "-1", "@palliation", "declined", None, None, "confirmed", "no_show",
+     "discharge", KEY_0202802345),
+    (MARCH_20, *ODSHERRED, "\tMED\rA", "-1", "@palliation", "accepted", "started", APRIL_2, "held", None,
+     "discharge", KEY_0101701234),
+    (MARCH_20, *ODSHERRED, "\tMED\rA", "TRÆN", "genoptraening", "accepted", "started", APRIL_2, "held", None,
+     "discharge", KEY_0101701234),
+]
+GOLDEN_CSV = "\ufeff" + "".join(line + "\r\n" for line in [  # as written before the export was made faster
+    ";".join(COLUMNS),
+    "2026-03-02;0540;Sønderborg;\"'@ONK;1\";\"'\rCR\";\"kræft, rehab\nlinje 2\";referred;unknown;2026-04-02;held;;"
+    f"discharge;{KEY_0101701234}",
+    "2026-03-02;0540;Sønderborg;\"'@ONK;1\";\"'=SUM(1;2)\";genoptraening;accepted;started;2026-04-02;held;;discharge;"
+    f"{KEY_0101701234}",
+    f"2026-03-02;0540;Sønderborg;\"'@ONK;1\";GENOP;'+kat;declined;;;held;;discharge;{KEY_0101701234}",
+    "2026-03-10;0540;Sønderborg;'-KIR;\"'\rCR\";\"kræft, rehab\nlinje 2\";accepted;not_started;2026-04-02;held;held;"
+    f"'=kind;{KEY_GOLDEN_2}",
+    f"2026-03-10;0540;Sønderborg;'-KIR;GENOP;'+kat;considering;;;held;held;'=kind;{KEY_GOLDEN_2}",
+    "2026-03-10;0306;\"'+Odsherred, \"\"Vest\"\"\";\"'\tMED\rA\";'-1;'@palliation;declined;;;confirmed;no_show;"
+    f"discharge;{KEY_0202802345}",
+    "2026-03-20;0306;\"'+Odsherred, \"\"Vest\"\"\";\"'\tMED\rA\";'-1;'@palliation;accepted;started;2026-04-02;held;;"
+    f"discharge;{KEY_0101701234}",
+    "2026-03-20;0306;\"'+Odsherred, \"\"Vest\"\"\";\"'\tMED\rA\";TRÆN;genoptraening;accepted;started;2026-04-02;held;;"
+    f"discharge;{KEY_0101701234}",
+])
+GOLDEN_CSV_COMMA = "\ufeff" + "".join(line + "\r\n" for line in [
+    ",".join(COLUMNS),
+    "2026-03-02,0540,Sønderborg,'@ONK;1,\"'\rCR\",\"kræft, rehab\nlinje 2\",referred,unknown,2026-04-02,held,,"
+    f"discharge,{KEY_0101701234}",
+    f"2026-03-02,0540,Sønderborg,'@ONK;1,'=SUM(1;2),genoptraening,accepted,started,2026-04-02,held,,discharge,"
+    f"{KEY_0101701234}",
+    f"2026-03-02,0540,Sønderborg,'@ONK;1,GENOP,'+kat,declined,,,held,,discharge,{KEY_0101701234}",
+    "2026-03-10,0540,Sønderborg,'-KIR,\"'\rCR\",\"kræft, rehab\nlinje 2\",accepted,not_started,2026-04-02,held,held,"
+    f"'=kind,{KEY_GOLDEN_2}",
+    f"2026-03-10,0540,Sønderborg,'-KIR,GENOP,'+kat,considering,,,held,held,'=kind,{KEY_GOLDEN_2}",
+    "2026-03-10,0306,\"'+Odsherred, \"\"Vest\"\"\",\"'\tMED\rA\",'-1,'@palliation,declined,,,confirmed,no_show,"
+    f"discharge,{KEY_0202802345}",
+    "2026-03-20,0306,\"'+Odsherred, \"\"Vest\"\"\",\"'\tMED\rA\",'-1,'@palliation,accepted,started,2026-04-02,held,,"
+    f"discharge,{KEY_0101701234}",
+    "2026-03-20,0306,\"'+Odsherred, \"\"Vest\"\"\",\"'\tMED\rA\",TRÆN,genoptraening,accepted,started,2026-04-02,held,,"
+    f"discharge,{KEY_0101701234}",
+])
+
+
+def test_the_exact_bytes_of_a_log_with_hostile_cells(engine, session, factory):
+    golden_world(session, factory)
+    assert golden_export(engine, "csv") == GOLDEN_CSV.encode("utf-8")
+    assert golden_export(engine, "csv", separator=",") == GOLDEN_CSV_COMMA.encode("utf-8")
+    typed = [[(type(value), value) for value in row]
+             for row in rows(engine, codes=("0540", "0306"), start=GOLDEN_PERIOD[0], end=GOLDEN_PERIOD[1])]
+    assert typed == [[(type(value), value) for value in row] for row in GOLDEN_ROWS]
+    assert json.loads(golden_export(engine, "json")) == [
+        {column: value.isoformat() if isinstance(value, date) else value for column, value in zip(COLUMNS, row)}
+        for row in GOLDEN_ROWS]
+    assert exports.patient_key(KEY, cpr_digest=crypto.cpr_digest("0101701234"), meeting_uid="x") == KEY_0101701234
+    assert exports.patient_key(KEY, cpr_digest=None, meeting_uid="golden-2") == KEY_GOLDEN_2
+
+
+def test_any_rows_are_written_as_the_csv_module_writes_their_neutralised_text():
+    """The CSV writer's fast path (cells joined when none needs quotes) against its definition, for the
+    kinds of value any export passes (the audit trail and the statistics tables too)."""
+    texts = ["", "x", "Sønderborg", "a;b", "a,b", 'say "hi"', "two\nlines", "cr\rhere", " padded ", "-", "'"]
+    texts += [start + "SUM(1)" for start in exports.FORMULA_STARTS]
+    values = [*texts, None, date(2026, 3, 2), datetime(2026, 3, 2, 9, 30, tzinfo=UTC), datetime(2026, 3, 2, 9, 30),
+              0, 7, -7, 2.5, -0.5, True, OfferResponse.accepted, Decimal("-1.50")]
+    generator = random.Random(8)
+    rows = [tuple(generator.choice(values) for _ in range(generator.randint(1, 6))) for _ in range(3000)]
+    rows += [(None,), ("",), (), (None, None), ("a",)]
+    for separator in exports.SEPARATORS:
+        expected = io.StringIO()
+        writer = csv.writer(expected, delimiter=separator)
+        writer.writerow(("a", "b"))
+        for row in rows:
+            writer.writerow([exports.neutralize(exports._text(value)) for value in row])
+        written = b"".join(exports.csv_chunks(rows, header=("a", "b"), separator=separator))
+        assert written == ("\ufeff" + expected.getvalue()).encode("utf-8")
