@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from .db import new_session
 from .models import AnswerStatus, JobMark, Meeting, Participant, ParticipantRole, User, VideoStatus
-from .services import busy_feeds
+from .services import busy_feeds, sessions
 from .services.booking import ACTIVE_STATUSES, participants_of, pending_video_meetings, retry_video_link
 from .services.notifications import queue_notice
 from .services.outbox import drain_outbox
@@ -136,6 +136,15 @@ def remove_personal_data(services: AppServices) -> int:
                                         days=services.config.retention.personal_data_days)
 
 
+def remove_finished_sessions(services: AppServices) -> int:
+    """The server's records of browser sessions that were logged out or sat idle past the timeout."""
+    with new_session(services.engine) as session:
+        removed = sessions.remove_finished(session, now=services.clock(), idle=timedelta(
+            minutes=services.config.security.session_idle_minutes))
+        session.commit()
+    return removed
+
+
 JOBS: dict[str, Callable[[AppServices], int]] = {
     "busy_feeds": refresh_busy_feeds,
     "retry_video_links": retry_video_links,
@@ -144,6 +153,7 @@ JOBS: dict[str, Callable[[AppServices], int]] = {
     "followups": queue_followups,
     "outbox": send_outbox,
     "retention": remove_personal_data,
+    "sessions": remove_finished_sessions,
 }
 
 
@@ -164,7 +174,7 @@ def _intervals(services: AppServices) -> dict[str, timedelta]:
     return {"outbox": timedelta(seconds=jobs.outbox_interval_seconds), "reminders": timedelta(minutes=1),
             "escalations": timedelta(minutes=5), "retry_video_links": timedelta(minutes=5),
             "busy_feeds": timedelta(minutes=1),  # only due feeds are fetched
-            "followups": timedelta(minutes=15), "retention": timedelta(hours=1)}
+            "followups": timedelta(minutes=15), "retention": timedelta(hours=1), "sessions": timedelta(hours=1)}
 
 
 def make_scheduler(services: AppServices, *, blocking: bool) -> BaseScheduler:

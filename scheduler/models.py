@@ -185,6 +185,19 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class LoginSession(SQLModel, table=True):
+    """A signed-in browser session, so that logging out ends it on the server too: a copy of the cookie
+    is worth nothing afterwards. Only the hash of the session's random id is stored."""
+
+    __tablename__ = "login_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    seen_at: datetime = Field(sa_type=UTCDateTime, index=True)  # to the minute (services/sessions.py)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class Meeting(SQLModel, table=True):
     __table_args__ = (
         Index("ix_meeting_advisor_start", "advisor_id", "start_at"),

@@ -1,7 +1,9 @@
 """Log in and out, and keep each session honest: it ends after `security.session_idle_minutes` without a
-request, when her password changes elsewhere, and when she is deactivated."""
+request, when she logs out (on the server too: services/sessions.py), when her password changes
+elsewhere, and when she is deactivated."""
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -9,6 +11,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..models import User
+from ..services import sessions
 from ..services.users import LoginPolicy, log_in, session_version
 from .context import db, now, services
 
@@ -16,6 +19,7 @@ bp = Blueprint("auth", __name__)
 
 SEEN_AT = "seen_at"  # the clock's time (seconds) of the session's last request
 VERSION = "password_version"  # users.session_version when the session began
+SESSION_ID = "session_id"  # the server's record of this session (services/sessions.py)
 PASSES = ("static", "api")  # no session check: files, and the API (bearer tokens, no cookies)
 
 
@@ -38,17 +42,26 @@ def _clock_seconds() -> int:
     return int(now().timestamp())
 
 
+def _idle() -> timedelta:
+    return timedelta(minutes=services().config.security.session_idle_minutes)
+
+
 def load_session_user(user_id: str) -> User | None:
-    """Flask-Login's user loader: an active user whose password is the one this session began with."""
+    """Flask-Login's user loader: an active user whose password is the one this session began with,
+    in a session the server still holds open."""
     user = db().get(User, int(user_id)) if user_id.isdigit() else None
     if user is None or not user.is_active or session.get(VERSION) != session_version(user):
+        return None
+    if not sessions.is_live(db(), token=session.get(SESSION_ID), user_id=user.id, now=now(), idle=_idle()):
         return None
     return user
 
 
 def start_session(user: User) -> None:
+    """Sign her in (the caller commits, which opens the server's record of the session)."""
     session.clear()  # nothing from before the login survives
     login_user(user)
+    session[SESSION_ID] = sessions.start(db(), user=user, now=now())
     keep_session(user)
 
 
@@ -59,9 +72,11 @@ def keep_session(user: User) -> None:
 
 
 def end_session() -> None:
+    sessions.end(db(), token=session.get(SESSION_ID), now=now())
+    db().commit()
     logout_user()
-    session.pop(VERSION, None)
-    session.pop(SEEN_AT, None)
+    for key in (VERSION, SEEN_AT, SESSION_ID):
+        session.pop(key, None)
 
 
 @bp.before_app_request
@@ -81,6 +96,8 @@ def check_session():  # type: ignore[no-untyped-def]
         flash(gettext("Din session er afsluttet. Log ind igen."), "warn")
     else:
         session[SEEN_AT] = _clock_seconds()
+        if db().dirty:  # the server's record noted this use (at most once a minute)
+            db().commit()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -93,6 +110,7 @@ def login():  # type: ignore[no-untyped-def]
         db().commit()  # the attempt counts whatever its outcome
         if result.user is not None:
             start_session(result.user)
+            db().commit()
             return redirect(_safe_next(request.args.get("next")))
         if result.is_locked:
             error, status = gettext("Kontoen er låst efter for mange forkerte forsøg. Prøv igen om %(minutes)s "

@@ -11,6 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from scheduler.config import load_config
 from scheduler.models import Role, User
+from sqlmodel import select
 from scheduler.services import users
 
 from .conftest import PASSWORD
@@ -116,3 +117,46 @@ def test_a_session_cookie_used_from_another_browser_is_dropped(client_for, world
     assert sent_to_login(response, "/meetings/")
     assert client.get("/meetings/").status_code == 302  # the session is gone, also for the first browser
 
+
+
+def copy_of_cookie(client, into):  # type: ignore[no-untyped-def]
+    """What someone who copied the session cookie from `client`'s browser would send."""
+    value = client.get_cookie("session").value
+    into.set_cookie("session", value)
+    return into
+
+
+def test_a_copied_session_cookie_stops_working_when_its_owner_logs_out(app, client_for, world):
+    client = client_for(world.secretary)
+    copy = copy_of_cookie(client, app.test_client())
+    assert copy.get("/meetings/").status_code == 200  # the same cookie: the same session, until ...
+    assert client.post("/logout").status_code == 302
+    assert sent_to_login(copy.get("/meetings/"), "/meetings/")  # ... she logs out: then it is over on the server
+    assert sent_to_login(client.get("/meetings/"), "/meetings/")
+
+
+def test_the_servers_record_of_a_session_is_written_at_most_once_a_minute_and_removed_when_over(
+        app, client_for, world, now, read):
+    from scheduler.jobs import remove_finished_sessions
+    from scheduler.models import LoginSession
+
+    client = client_for(world.secretary)
+    other = app.test_client()  # her second browser
+    assert other.post("/login", data={"email": world.secretary.email, "password": PASSWORD}).status_code == 302
+    (first, second) = read(lambda s: s.exec(select(LoginSession).order_by(LoginSession.started_at)).all())
+    assert first.seen_at == second.seen_at == now and first.ended_at is None
+    set_clock(app, now + timedelta(seconds=59))
+    assert client.get("/meetings/").status_code == 200
+    assert {r.seen_at for r in read(lambda s: s.exec(select(LoginSession)).all())} == {now}  # a read stays a read
+    set_clock(app, now + timedelta(minutes=20))
+    assert client.get("/meetings/").status_code == 200
+    assert other.post("/logout").status_code == 302
+    rows = read(lambda s: s.exec(select(LoginSession)).all())
+    later = now + timedelta(minutes=20)
+    assert {(r.seen_at, r.ended_at) for r in rows} == {(later, later), (later, None)}
+    services = app.extensions["scheduler"]
+    assert remove_finished_sessions(services) == 1  # the logged-out one; hers goes on
+    set_clock(app, now + timedelta(minutes=51))  # idle past the 30 minutes
+    assert remove_finished_sessions(services) == 1
+    assert read(lambda s: s.exec(select(LoginSession)).all()) == []
+    assert sent_to_login(client.get("/meetings/"), "/meetings/")
