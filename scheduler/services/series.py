@@ -99,14 +99,19 @@ def holiday_starts(series: MeetingSeries, *, ctx: BookingContext) -> set[datetim
 
 def occurrences(session: Session, series: MeetingSeries, *, ctx: BookingContext) -> list[Occurrence]:
     """The series' meetings in time order, with its exceptions applied."""
+    return _occurrences(series, exceptions_of(session, series), ctx=ctx)
+
+
+def _occurrences(series: MeetingSeries, exceptions: list[SeriesException], *,
+                 ctx: BookingContext) -> list[Occurrence]:
     zone, duration = ctx.rules.zone, timedelta(minutes=series.duration_minutes)
-    exceptions = {e.recurrence_id: e for e in exceptions_of(session, series)}
+    by_start = {e.recurrence_id: e for e in exceptions}
     holidays = holiday_starts(series, ctx=ctx)
     found = []
     for start in rule_starts(series, zone=zone):
         if start in holidays and series.holiday_policy == HolidayPolicy.skip:
             continue
-        exception = exceptions.get(start)
+        exception = by_start.get(start)
         if exception and exception.cancelled:
             found.append(Occurrence(start, start, start + duration, cancelled=True, holiday=start in holidays))
         elif exception:
@@ -238,7 +243,7 @@ def create_series(session: Session, *, ctx: BookingContext, user: User, data: Se
         updated_at=ctx.now, continued_from_id=continued_from.id if continued_from else None)
     if data.count is not None:
         series.until = _until_for_count(data, series, ctx=ctx)
-    if not any(not o.cancelled for o in _plain_occurrences(series, ctx=ctx)):
+    if not _occurrences(series, [], ctx=ctx):  # a new series has no exceptions yet
         raise InvalidInput(N_("Serien giver ingen møder (alle dage er helligdage?)"), field="first_date")
     if continued_from is not None and continued_from.video_join_url:
         series.video_join_url = continued_from.video_join_url
@@ -260,13 +265,6 @@ def create_series(session: Session, *, ctx: BookingContext, user: User, data: Se
     if send:
         _publish(session, series, ctx=ctx, kind="series_invite")
     return series
-
-
-def _plain_occurrences(series: MeetingSeries, *, ctx: BookingContext) -> list[Occurrence]:
-    duration = timedelta(minutes=series.duration_minutes)
-    holidays = holiday_starts(series, ctx=ctx)
-    return [Occurrence(s, s, s + duration) for s in rule_starts(series, zone=ctx.rules.zone)
-            if not (s in holidays and series.holiday_policy == HolidayPolicy.skip)]
 
 
 def _occurrence(session: Session, series: MeetingSeries, recurrence_id: datetime, *,

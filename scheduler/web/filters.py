@@ -17,9 +17,14 @@ from ..services.meeting_types import meeting_type
 from .context import services
 
 
+def page_language() -> str:
+    """The language this page is shown in (the user's, else the deployment's)."""
+    return str(get_locale() or "da")
+
+
 def local(value: datetime | None, fmt: str = "full") -> str:
     """Aware UTC -> the configured zone, formatted for the reader's language."""
-    return format_local(value, zone=services().rules.zone, language=str(get_locale() or "da"), fmt=fmt)
+    return format_local(value, zone=services().rules.zone, language=page_language(), fmt=fmt)
 
 
 def qr_svg(data: str) -> Markup:

@@ -16,6 +16,7 @@ from ..services import series as series_service
 from ..services.booking import wards_of
 from ..services.timeutil import local_datetime
 from .context import booking_context, db, services
+from .filters import page_language
 
 bp = Blueprint("series", __name__, url_prefix="/series")
 
@@ -178,17 +179,11 @@ def show(series_id: int):  # type: ignore[no-untyped-def]
     return render_template("series/show.html", series=series, now=ctx.now,
                            occurrences=series_service.occurrences(db(), series, ctx=ctx),
                            participants=series_service.participants_of(db(), series),
-                           rule=series_service.describe_rule(series, language=_language(), mailer=ctx.mailer,
+                           rule=series_service.describe_rule(series, language=page_language(), mailer=ctx.mailer,
                                                              ctx=ctx),
                            municipality=db().get(Municipality, series.municipality_code),
                            can_change=series_service.can_create_series(current_user)
                            and series.cancelled_at is None)
-
-
-def _language() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "da")
 
 
 @bp.route("/<int:series_id>/edit", methods=["GET", "POST"])
