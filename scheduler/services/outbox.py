@@ -70,15 +70,21 @@ class _Marks:
     def __init__(self, engine: Engine):
         self.connection = engine.connect()
         self.dialect = engine.dialect.name
-        self._set_durability(relaxed=True)
-
-    def _set_durability(self, *, relaxed: bool) -> None:
         if self.dialect == "sqlite":  # a per-connection setting, changed outside any transaction
-            self.connection.connection.driver_connection.execute(
-                f"PRAGMA synchronous={'NORMAL' if relaxed else 'FULL'}")
+            driver = self.connection.connection.driver_connection
+            self._sqlite_synchronous = driver.execute("PRAGMA synchronous").fetchone()[0]
+            driver.execute("PRAGMA synchronous=NORMAL")
         elif self.dialect == "postgresql":
             with self.connection.begin():
-                self.connection.exec_driver_sql(f"SET synchronous_commit TO {'off' if relaxed else 'on'}")
+                self.connection.exec_driver_sql("SET synchronous_commit TO off")
+
+    def _restore_durability(self) -> None:
+        """The pooled connection goes back as it came."""
+        if self.dialect == "sqlite":
+            self.connection.connection.driver_connection.execute(f"PRAGMA synchronous={self._sqlite_synchronous}")
+        elif self.dialect == "postgresql":
+            with self.connection.begin():
+                self.connection.exec_driver_sql("RESET synchronous_commit")
 
     def mark(self, row: OutboxMessage, *, now: datetime, error: str | None) -> None:
         values: dict[str, object] = {"claimed_until": None}
@@ -92,7 +98,7 @@ class _Marks:
 
     def close(self) -> None:
         try:
-            self._set_durability(relaxed=False)  # the pooled connection goes back as it came
+            self._restore_durability()
         except SQLAlchemyError:
             self.connection.invalidate()  # or not at all
         finally:
@@ -110,17 +116,19 @@ def drain_outbox(engine: Engine, *, smtp: SmtpSettings, clock: Callable[[], date
                  batch: int = 200, max_attempts: int = 12) -> DrainResult:
     """Send every due message over one reused SMTP connection per batch."""
     result = DrainResult()
-    marks = _Marks(engine)
+    marks: _Marks | None = None  # opened at the first message: most runs (every 30 s) find none
     try:
         while True:
             rows = _claim(engine, now=clock(), limit=batch, max_attempts=max_attempts)
             if not rows:
                 return result
+            marks = marks or _Marks(engine)
             _send_batch(rows, marks=marks, smtp=smtp, clock=clock, sender=sender, result=result)
             if len(rows) < batch or result.unreachable:
                 return result
     finally:
-        marks.close()
+        if marks is not None:
+            marks.close()
 
 
 def _send_batch(rows: list[OutboxMessage], *, marks: _Marks, smtp: SmtpSettings, clock: Callable[[], datetime],

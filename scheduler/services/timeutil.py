@@ -1,7 +1,7 @@
 """Local wall-clock time at the edges, aware UTC inside."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..errors import N_, InvalidInput
@@ -28,3 +28,13 @@ def to_local(value: datetime, zone: ZoneInfo) -> datetime:
 def day_start_utc(day: date, zone: ZoneInfo) -> datetime:
     """Local midnight of `day` as UTC (midnight exists on every DST day in Europe)."""
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+# A last-use time (an API token's, a browser session's) is written at most this often: writing it at every
+# request made each read, on SQLite, wait for the write lock and the disk (BENCHMARKS.md).
+USE_RECORDED_EVERY = timedelta(minutes=1)
+
+
+def use_to_record(last: datetime | None, now: datetime) -> bool:
+    """Whether a use at `now` should be written over `last` (also when the clock went back)."""
+    return last is None or not timedelta(0) <= now - last < USE_RECORDED_EVERY

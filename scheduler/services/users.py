@@ -22,6 +22,7 @@ from ..errors import N_, Forbidden, InvalidInput, NotFound
 from ..models import ApiToken, AuditEntry, Municipality, Role, User, UserWard, Ward, WorkingHours, now_utc
 from ..schemas import MAX_ID, Email, Input, Language, Name, parse_input
 from . import audit
+from .timeutil import use_to_record
 
 TOKEN_PREFIX = "dsk_"
 MIN_PASSWORD_LENGTH = 10
@@ -432,11 +433,6 @@ def issue_api_token(session: Session, *, user: User, now: datetime, actor: User 
     return token
 
 
-# A token's last use is written at most this often: writing it at every API request made each read,
-# on SQLite, wait for the write lock and the disk (BENCHMARKS.md); the pages show it to the minute.
-LAST_USED_EVERY = timedelta(minutes=1)
-
-
 def user_for_token(session: Session, *, token: str, now: datetime) -> User | None:
     """The active user of an unrevoked token (her role and scope apply); records the use, to the minute."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
@@ -446,7 +442,7 @@ def user_for_token(session: Session, *, token: str, now: datetime) -> User | Non
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    if row.last_used_at is None or not timedelta(0) <= now - row.last_used_at < LAST_USED_EVERY:
+    if use_to_record(row.last_used_at, now):  # to the minute: the pages show no more
         row.last_used_at = now
         session.add(row)
     return user

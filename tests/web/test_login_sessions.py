@@ -156,7 +156,17 @@ def test_the_servers_record_of_a_session_is_written_at_most_once_a_minute_and_re
     assert {(r.seen_at, r.ended_at) for r in rows} == {(later, later), (later, None)}
     services = app.extensions["scheduler"]
     assert remove_finished_sessions(services) == 1  # the logged-out one; hers goes on
-    set_clock(app, now + timedelta(minutes=51))  # idle past the 30 minutes
+    set_clock(app, now + timedelta(minutes=51))  # idle for the 30 minutes, but the record is a minute coarse
+    assert remove_finished_sessions(services) == 0
+    set_clock(app, now + timedelta(minutes=52))
     assert remove_finished_sessions(services) == 1
     assert read(lambda s: s.exec(select(LoginSession)).all()) == []
     assert sent_to_login(client.get("/meetings/"), "/meetings/")
+
+
+def test_the_servers_coarser_record_never_ends_a_session_before_the_idle_timeout(app, client_for, world, now):
+    client = client_for(world.secretary)  # the record says: seen at `now`
+    set_clock(app, now + timedelta(seconds=50))
+    assert client.get("/meetings/").status_code == 200  # within the minute: the record is not written
+    set_clock(app, now + timedelta(minutes=30, seconds=20))  # idle 29.5 minutes by the cookie
+    assert client.get("/meetings/").status_code == 200
