@@ -180,7 +180,8 @@ def test_email_is_rendered_in_norwegian():
     meeting = SimpleNamespace(start_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC), meeting_type="discharge",
                               video_join_url="https://meet.example.org/abc", video_guest_pin=None)
     text, html = renderer.render("citizen_invite", language="nb", meeting=meeting, kind="invite", name="Kari",
-                                 organizer_name="Udskrivningssamtaler", kind_title="Utskrivningssamtale (video)")
+                                 organizer_name="Udskrivningssamtaler", kind_title="Utskrivningssamtale (video)",
+                                 discharge=True)
     for body in (text, html):
         assert "Kjære Kari" in body
         assert "Slik deltar du" in body

@@ -74,9 +74,14 @@ def record(session: Session, *, actor: User | None, action: str, object_type: st
 
 def patient_ref(session: Session, meeting: Meeting) -> str | None:
     """The meeting's patient as her CPR digest (None without a CPR number)."""
-    return session.exec(select(Participant.cpr_digest).where(
-        Participant.meeting_id == meeting.id, Participant.role == ParticipantRole.patient,
-        col(Participant.cpr_digest).is_not(None))).first()
+    return patient_refs(session, [meeting.id]).get(meeting.id)
+
+
+def patient_refs(session: Session, meeting_ids: list[int]) -> dict[int, str]:
+    """The patients of several meetings as CPR digests, in one query (meetings without one are left out)."""
+    return dict(session.exec(select(Participant.meeting_id, Participant.cpr_digest).where(
+        col(Participant.meeting_id).in_(meeting_ids), Participant.role == ParticipantRole.patient,
+        col(Participant.cpr_digest).is_not(None))).all()) if meeting_ids else {}
 
 
 def record_meeting(session: Session, *, actor: User | None, action: str, meeting: Meeting, now: datetime,

@@ -17,9 +17,10 @@ from email.utils import format_datetime, formataddr, make_msgid
 from datetime import datetime
 
 
-# RFC 5322 specials: in a display name they need a quoted-string, and Python's header folding can drop the
-# quotes of a long one (CPython gh-80222), so "Hansen, evil@example.org, ..." would become extra addresses.
-# A display name is only shown, so it goes without them.
+# RFC 5322 specials: in a display name they need a quoted-string, and a header writer that loses the quotes
+# (as the email package's modern policy does for long names, CPython gh-80222) turns "Hansen,
+# evil@example.org, ..." into extra addresses. The classic writer used below keeps them; a display name is
+# only shown, so it goes without specials anyway: no writer or reader down the line can misread it.
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 
 

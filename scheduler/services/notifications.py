@@ -64,7 +64,8 @@ def _message(ctx: BookingContext, *, kind: str, template: str, language: str, na
     else:
         subject = mailer.renderer.gettext(language, TYPED_SUBJECTS[kind], when=when, title=title)
     text, html = mailer.renderer.render(template, language=language, meeting=meeting, kind=kind, name=name,
-                                        organizer_name=ctx.organizer_name, kind_title=title, **context)
+                                        organizer_name=ctx.organizer_name, kind_title=title,
+                                        discharge=meeting.meeting_type == DISCHARGE, **context)
     return build_message(sender_name=ctx.organizer_name, sender_email=ctx.organizer_email, recipient_name=name,
                          recipient_email=email, subject=subject, text=text, html=html, now=ctx.now,
                          calendar=calendar, method=method, attach_calendar=attach)

@@ -65,13 +65,15 @@ def remove_personal_data(session: Session, *, meetings: list[Meeting], calendars
             session.add(event)
     # Every e-mail of the meeting holds names; ones never sent by now are long out of date.
     session.execute(delete(OutboxMessage).where(OutboxMessage.meeting_id.in_(ids)))
+    refs = audit.patient_refs(session, ids)
     for meeting in meetings:
         meeting.advisor_note = None
         meeting.cancel_reason = None
         meeting.personal_data_removed_at = now
         session.add(meeting)
-        audit.record_meeting(session, actor=None, action=audit.DELETE, meeting=meeting, now=now,
-                             detail="retention: personal data removed")
+        audit.record(session, actor=None, action=audit.DELETE, object_type=audit.MEETING, object_id=meeting.id,
+                     meeting=meeting, patient_ref=refs.get(meeting.id), now=now,
+                     detail="retention: personal data removed")
         calendars.remove(meeting.uid)  # before the commit: if that fails, the next run removes it again
     session.flush()
 
@@ -96,8 +98,6 @@ def remove_expired_personal_data(engine: Engine, *, calendars: CalendarStore, cl
     done = 0
     while True:
         with new_session(engine) as session:
-            if engine.dialect.name == "sqlite":  # zero what is removed, not just unlink it in the file
-                session.connection().exec_driver_sql("PRAGMA secure_delete = ON")
             now = clock()
             meetings = due_meetings(session, now=now, days=days, limit=batch)
             remove_personal_data(session, meetings=meetings, calendars=calendars, now=now)

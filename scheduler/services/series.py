@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil.rrule import MONTHLY, WEEKLY, rrule, weekdays
-from icalendar import CUTYPE, PARTSTAT, ROLE, STATUS, Calendar, Conference, Event, vCalAddress
+from icalendar import CUTYPE, ROLE, STATUS, Calendar, Conference, Event, vCalAddress
 from sqlmodel import Session, col, or_, select
 
 from ..db import on_commit
@@ -92,9 +92,11 @@ def rule_starts(series: MeetingSeries, *, zone) -> list[datetime]:  # type: igno
     return [local.replace(tzinfo=zone).astimezone(UTC) for local in _rule(series, zone)]
 
 
-def holiday_starts(series: MeetingSeries, *, ctx: BookingContext) -> set[datetime]:
-    return {start for start in rule_starts(series, zone=ctx.rules.zone)
-            if is_holiday(ctx.rules, start.astimezone(ctx.rules.zone).date())}
+def holiday_starts(series: MeetingSeries, *, ctx: BookingContext,
+                   starts: list[datetime] | None = None) -> set[datetime]:
+    """The rule's starts (`starts`, when already expanded) that fall on a public holiday."""
+    starts = rule_starts(series, zone=ctx.rules.zone) if starts is None else starts
+    return {start for start in starts if is_holiday(ctx.rules, start.astimezone(ctx.rules.zone).date())}
 
 
 def occurrences(session: Session, series: MeetingSeries, *, ctx: BookingContext) -> list[Occurrence]:
@@ -106,9 +108,10 @@ def _occurrences(series: MeetingSeries, exceptions: list[SeriesException], *,
                  ctx: BookingContext) -> list[Occurrence]:
     zone, duration = ctx.rules.zone, timedelta(minutes=series.duration_minutes)
     by_start = {e.recurrence_id: e for e in exceptions}
-    holidays = holiday_starts(series, ctx=ctx)
+    starts = rule_starts(series, zone=zone)
+    holidays = holiday_starts(series, ctx=ctx, starts=starts)
     found = []
-    for start in rule_starts(series, zone=zone):
+    for start in starts:
         if start in holidays and series.holiday_policy == HolidayPolicy.skip:
             continue
         exception = by_start.get(start)
@@ -474,8 +477,6 @@ def _event(series: MeetingSeries, participants: list[SeriesParticipant], *, star
                                    role=ROLE.REQ_PARTICIPANT, partstat=PARTSTATS[p.status], rsvp=True)
                    for p in participants],
     )
-
-
 
 
 def _master_event(series: MeetingSeries, participants: list[SeriesParticipant], exceptions: list[SeriesException],

@@ -240,9 +240,9 @@ def rebook(meeting_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def invite(meeting_id: int):  # type: ignore[no-untyped-def]
     meeting = _load(meeting_id)
-    data = services().calendars.read(meeting.uid)
     if meeting.personal_data_removed_at is not None:
         abort(410)  # the invite went with the personal data (retention)
+    data = services().calendars.read(meeting.uid)
     if data is None:
         raise Conflict(N_("Mødet venter stadig på sit videolink; invitationen sendes, når linket er klar"),
                            field="video")
