@@ -21,7 +21,7 @@ DATA_DIR = Path(os.environ.get("BENCH_DATA_DIR", ROOT / "bench" / ".data"))  # g
 RESULTS_DIR = ROOT / "bench" / "results"
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASES = ("sqlite", "postgresql")
-GENERATOR_VERSION = 1  # bump when a generator changes, so cached databases are made again
+GENERATOR_VERSION = 2  # bump when a generator changes, so cached databases are made again
 
 
 # ---- measuring

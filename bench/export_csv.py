@@ -45,14 +45,12 @@ def _child(url: str, start: str, end: str, fmt: str, out: str, limit: str | None
         rows = itertools.islice(rows, int(limit))
     count = 0
 
-    def counted():  # type: ignore[no-untyped-def]
+    def add(n: int) -> None:
         nonlocal count
-        for row in rows:
-            count += 1
-            yield row
+        count += n
 
     with open(out, "wb") as target:
-        for chunk in exports.export_chunks(counted(), fmt=fmt):
+        for chunk in exports.export_chunks(exports.counted(rows, add), fmt=fmt):
             target.write(chunk)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "rows": count, "bytes": Path(out).stat().st_size,

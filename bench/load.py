@@ -114,8 +114,8 @@ class Server:
 
 
 def _request(port: int, method: str, path: str, body: object = None, token: str | None = None,
-             connection: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
-    conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+             ) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Accept": "application/json"}
     data = None
     if token:

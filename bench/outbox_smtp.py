@@ -50,7 +50,7 @@ def _messages(count: int):  # type: ignore[no-untyped-def]
                                 html="<p>" + "Du er inviteret til en udskrivningssamtale. " * 20 + "</p>",
                                 now=now, calendar=calendar, method="REQUEST")
         message.message["X-Bench-Seq"] = str(seq)
-        yield seq, message
+        yield message
 
 
 class _Sink:
@@ -94,7 +94,7 @@ def _check(result: Result, label: str, lines: list[str], count: int) -> None:
                  passed=lost == 0 and doubled == 0)
 
 
-def run(kind: str, *, runs: int = 1, log=print) -> Result:  # type: ignore[no-untyped-def]
+def run(kind: str, *, log=print) -> Result:  # type: ignore[no-untyped-def]
     result = Result(f"Outbox: {MESSAGES} invitations to a local SMTP server", kind)
     if kind == "sqlite":
         DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def run(kind: str, *, runs: int = 1, log=print) -> Result:  # type: ignore[no-un
             # baseline: smtplib alone, one connection
             started = time.perf_counter()
             connection = smtp.connect()
-            for _, message in messages:
+            for message in messages:
                 connection.sendmail(SENDER, [message.recipient], message.as_bytes())
             connection.quit()
             base_s = time.perf_counter() - started
@@ -130,7 +130,7 @@ def run(kind: str, *, runs: int = 1, log=print) -> Result:  # type: ignore[no-un
 
             started = time.perf_counter()
             with new_session(engine) as session:
-                for _, message in messages:
+                for message in messages:
                     enqueue(session, kind="invite", message=message, now=now_utc())
                 session.commit()
             enqueue_s = time.perf_counter() - started

@@ -2,13 +2,15 @@
 (meetings plus busy-feed periods) in the 10 working days searched; p95 under 50 ms. Also how the
 time grows with advisors and intervals, and the first search of a process (no parsed feeds yet).
 
-Baseline: reading the same busy rows with the database's own driver (no Python per row beyond
-the driver), so the ratio shows what the search adds on top of fetching its data.
+Baseline: reading the same busy rows (meetings and busy-feed periods) with the database's own driver.
+A warm search reads only the meetings (the parsed busy-feed copies are kept per process), so its ratio
+is below 1; the "first search" column, which reads and parses every feed, is the like-for-like one.
 """
 from __future__ import annotations
 
 import gc
 import random
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -74,7 +76,7 @@ def generate(url: str, shapes: list[tuple[int, int, int]] = SHAPES, seed: int = 
             for advisor_id in ids:
                 feeds.append({"user_id": advisor_id, "url": "https://calendar.example/feed.ics", "ok_at": NOW,
                               "fetched_at": NOW})
-                versions.append({"user_id": advisor_id, "version": f"bench{advisor_id}"})
+                versions.append({"user_id": advisor_id, "version": uuid.uuid4().hex})  # unique, as busy_feeds makes them
                 starts = _meeting_starts(rng, intervals // MEETING_SHARE)
                 for start in starts:
                     n += 1
