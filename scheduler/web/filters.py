@@ -40,7 +40,16 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["app_config"] = lambda: services().config
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["meeting_type"] = meeting_type
+    app.jinja_env.globals["national_id_label"] = national_id_label
     register_labels(app)
+
+
+# The patient's national identity number: the Danish CPR number, or the Norwegian fødselsnummer.
+NATIONAL_ID_LABELS = {"DK": N_("CPR-nummer"), "NO": N_("Fødselsnummer")}
+
+
+def national_id_label() -> str:
+    return gettext(NATIONAL_ID_LABELS.get(services().config.app.country, NATIONAL_ID_LABELS["DK"]))
 
 
 STATUS_LABELS = {
