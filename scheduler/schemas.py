@@ -44,6 +44,17 @@ def within_years(value: D) -> D:
     return value
 
 
+def optional_day(args: Any, name: str) -> date | None:
+    """A date query argument (2026-12-01), None when absent or empty; InvalidInput naming it otherwise."""
+    value = (args.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return within_years(date.fromisoformat(value))
+    except ValueError:
+        raise InvalidInput(N_("Ugyldig dato; brug formatet 2026-12-01"), field=name) from None
+
+
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Phone = Annotated[str, Field(max_length=40), AfterValidator(_phone)]

@@ -1,7 +1,7 @@
 """JSON API v1 for hospital systems: bearer-token auth, JSON errors, documented in OpenAPI."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -10,8 +10,7 @@ from sqlmodel import select
 
 from ..errors import N_, Conflict, Forbidden, InvalidInput
 from ..models import Meeting, MeetingStatus, Municipality, Role, Ward
-from ..schemas import (MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, parse_input,
-                       within_years)
+from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, optional_day, parse_input
 from ..services import booking
 from ..services.access import may_book, meeting_for, visible_meetings
 from ..services.timeutil import day_start_utc
@@ -111,21 +110,11 @@ def create_meeting():  # type: ignore[no-untyped-def]
     return response, status
 
 
-def _date_arg(name: str) -> date | None:
-    value = request.args.get(name)
-    if not value:
-        return None
-    try:
-        return within_years(date.fromisoformat(value))
-    except ValueError:
-        raise InvalidInput(N_("Ugyldig dato; brug formatet 2026-12-01"), field=name) from None
-
-
 @api.get("/meetings")
 def list_meetings():  # type: ignore[no-untyped-def]
     zone = services().rules.zone
     query = visible_meetings(g.api_user)
-    start, end = _date_arg("from"), _date_arg("to")
+    start, end = optional_day(request.args, "from"), optional_day(request.args, "to")
     if start:
         query = query.where(Meeting.start_at >= day_start_utc(start, zone))
     if end:

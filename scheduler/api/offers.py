@@ -11,11 +11,11 @@ from pydantic.json_schema import models_json_schema
 from ..errors import N_, Forbidden, NotFound
 from ..models import (Meeting, MeetingOutcome, MeetingStatus, Municipality, Offer, OfferPresentation, OfferResponse,
                       UptakeStatus)
-from ..schemas import OFFER_CODE_PATTERN, OfferChoiceIn, OffersIn, OutcomeIn, UptakeIn, parse_input
+from ..schemas import OFFER_CODE_PATTERN, OfferChoiceIn, OffersIn, OutcomeIn, UptakeIn, optional_day, parse_input
 from ..services import offers as catalogue
 from ..services import recording
 from ..web.context import booking_context, db, now, services
-from . import _body, _date_arg, _visible_meeting, api
+from . import _body, _visible_meeting, api
 from .openapi import EXTRA_PATHS, EXTRA_SCHEMAS, MEETING_ID, REF, _errors, _json, _query, _ref
 
 
@@ -52,7 +52,7 @@ def municipality_offers(code: str):  # type: ignore[no-untyped-def]
     if not (len(code) == 4 and code.isdigit()) or db().get(Municipality, code) is None:
         raise NotFound(N_("Kommunen findes ikke"))
     include_all = request.args.get("all", "false").lower() in ("1", "true", "yes")
-    day: date = _date_arg("on") or now().astimezone(services().rules.zone).date()
+    day: date = optional_day(request.args, "on") or now().astimezone(services().rules.zone).date()
     rows = catalogue.all_offers(db(), municipality_code=code) if include_all \
         else catalogue.active_offers(db(), municipality_code=code, on=day)
     return jsonify(municipality=code, on=None if include_all else day.isoformat(),

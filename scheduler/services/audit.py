@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from ..errors import N_, InvalidInput
 from ..models import AuditEntry, Meeting, Participant, ParticipantRole, User
-from ..schemas import MAX_ID, within_years
+from ..schemas import MAX_ID, optional_day
 from .reading import reading_connection
 from .timeutil import day_start_utc
 
@@ -142,13 +142,10 @@ class AuditFilter:
 
 
 def _date(args: Mapping[str, str], name: str, errors: dict[str, str]) -> date | None:
-    value = (args.get(name) or "").strip()
-    if not value:
-        return None
     try:
-        return within_years(date.fromisoformat(value))
-    except ValueError:
-        errors[name] = N_("Ugyldig dato; brug formatet 2026-12-01")
+        return optional_day(args, name)
+    except InvalidInput as error:  # every field's error at once, on the search form
+        errors.update(error.fields)
         return None
 
 

@@ -13,7 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..errors import N_, DomainError, InvalidInput
 from ..models import Role, User
-from ..schemas import within_years
+from ..schemas import optional_day
 from ..services import audit, exports, statistics
 from ..services.reading import reading_session
 from ..services.statistics import GROUPING_LABELS, LABELS, StatsRow, UptakeStatistics
@@ -38,22 +38,12 @@ class StatsFilter:
     requested: list[str]  # as asked for (empty: all of her scope)
 
 
-def _date(args: MultiDict, name: str, default: date) -> date:
-    value = (args.get(name) or "").strip()
-    if not value:
-        return default
-    try:
-        return within_years(date.fromisoformat(value))
-    except ValueError:
-        raise InvalidInput(N_("Ugyldig dato; brug formatet 2026-12-01"), field=name) from None
-
-
 def read_filter(args: MultiDict, *, user: User) -> StatsFilter:
     """Period (default: the last twelve months up to today) and municipalities from query arguments;
     `municipality` may repeat or hold a comma-separated list."""
     today = now().astimezone(services().config.zone).date()
-    end = _date(args, "to", today)
-    start = _date(args, "from", date(end.year - 1 + (end.month == 12), end.month % 12 + 1, 1))
+    end = optional_day(args, "to") or today
+    start = optional_day(args, "from") or date(end.year - 1 + (end.month == 12), end.month % 12 + 1, 1)
     statistics.check_period(start, end)
     requested = [code for value in args.getlist("municipality") for code in value.split(",") if code.strip()]
     codes = statistics.resolve_municipalities(db(), user=user, requested=requested)
