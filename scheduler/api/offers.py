@@ -9,11 +9,12 @@ from flask import g, jsonify, request
 from pydantic.json_schema import models_json_schema
 
 from ..errors import N_, Forbidden, NotFound
-from ..models import (Meeting, MeetingOutcome, MeetingStatus, Municipality, Offer, OfferPresentation, OfferResponse,
+from ..models import (Meeting, MeetingOutcome, MeetingStatus, Offer, OfferPresentation, OfferResponse,
                       UptakeStatus)
 from ..schemas import OFFER_CODE_PATTERN, OfferChoiceIn, OffersIn, OutcomeIn, UptakeIn, optional_day, parse_input
 from ..services import offers as catalogue
 from ..services import recording
+from ..services.reference import find_municipality
 from ..web.context import booking_context, db, now, services
 from . import _body, _visible_meeting, api
 from .openapi import EXTRA_PATHS, EXTRA_SCHEMAS, MEETING_ID, REF, _errors, _json, _query, _ref
@@ -49,7 +50,7 @@ def _recording_response(meeting: Meeting):  # type: ignore[no-untyped-def]
 
 @api.get("/municipalities/<code>/offers")
 def municipality_offers(code: str):  # type: ignore[no-untyped-def]
-    if not (len(code) == 4 and code.isdigit()) or db().get(Municipality, code) is None:
+    if find_municipality(db(), code) is None:
         raise NotFound(N_("Kommunen findes ikke"))
     include_all = request.args.get("all", "false").lower() in ("1", "true", "yes")
     day: date = optional_day(request.args, "on") or now().astimezone(services().rules.zone).date()

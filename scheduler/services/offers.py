@@ -16,6 +16,7 @@ from sqlmodel import Session, func, select
 from ..errors import N_, Forbidden, InvalidInput, NotFound
 from ..models import Municipality, Offer, OfferPresentation, Role, User
 from ..schemas import OfferIn, error_fields
+from .reference import find_municipality
 
 # Stable codes (stored, exported, used by the statistics) -> Danish label msgids, in display order.
 CATEGORIES: dict[str, str] = {
@@ -110,8 +111,7 @@ def catalogue_municipalities(session: Session, *, user: User) -> list[Municipali
 
 def require_catalogue_access(session: Session, *, user: User, municipality_code: str) -> Municipality:
     """The municipality if this user may maintain its catalogue; NotFound or Forbidden otherwise."""
-    is_code = len(municipality_code) == 4 and municipality_code.isascii() and municipality_code.isdigit()
-    municipality = session.get(Municipality, municipality_code) if is_code else None
+    municipality = find_municipality(session, municipality_code)
     if municipality is None:
         raise NotFound(N_("Kommunen findes ikke"))
     if user.role == Role.admin:

@@ -36,3 +36,11 @@ def load_municipalities(session: Session, *, country: str = "DK") -> int:
         session.add(municipality)
     session.flush()
     return added
+
+
+def find_municipality(session: Session, code: str) -> Municipality | None:
+    """The municipality with this code; None for an unknown code, and for one not of four ASCII digits,
+    which is never sent to the database (PostgreSQL refuses e.g. a NUL character in a query)."""
+    if not (len(code) == 4 and code.isascii() and code.isdigit()):
+        return None
+    return session.get(Municipality, code)

@@ -27,6 +27,7 @@ from ..errors import N_, Forbidden, InvalidInput
 from ..models import (Meeting, MeetingMonthTotals, Municipality, Offer, OfferMonthTotals, OfferPresentation, Role,
                       User)
 from .offers import CATEGORIES
+from .reference import find_municipality
 from .statistics_summary import MEETING_COUNTS, OFFER_COUNTS, meeting_result, offer_figures, utc_month
 from .statistics_summary import RESPONSE_COUNTS, UPTAKE_COUNTS  # noqa: F401  (the dashboard's column groups)
 from .suppression import Sum, minimal_patterns, suppress
@@ -130,8 +131,7 @@ def resolve_municipalities(session: Session, *, user: User, requested: Iterable[
         return scope
     for code in requested:
         if code not in scope:
-            # Only a code of the right shape is looked up (PostgreSQL refuses e.g. a NUL character).
-            if not (len(code) == 4 and code.isascii() and code.isdigit()) or session.get(Municipality, code) is None:
+            if find_municipality(session, code) is None:
                 raise InvalidInput(N_("Ukendt kommune: %(code)s"), field="municipality", code=code)
             raise Forbidden(N_("Kommunen %(code)s ligger uden for dit område"), field="municipality", code=code)
     return requested
