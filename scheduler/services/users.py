@@ -1,7 +1,8 @@
 """Users and their scope, passwords, logging in with throttling, and API tokens.
 
-Every change to an account and every login attempt is written to the audit trail in the caller's
-transaction. Login throttling treats an unknown e-mail exactly like an account (same messages, same
+Every change an admin or the user herself makes to an account (but her choice of language), and every
+login attempt, is written to the audit trail in the caller's transaction; `create_user` (the command
+line and the demo data) is not. Login throttling treats an unknown e-mail exactly like an account (same messages, same
 lock, one password-hash check each), so nobody can learn from the login form which e-mails exist.
 """
 from __future__ import annotations

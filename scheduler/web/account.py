@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
-from ..errors import N_, DomainError
+from ..errors import DomainError
 from ..models import Role
 from ..services import users
 from .auth import keep_session
@@ -14,15 +14,6 @@ from .guards import only_for
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 only_for(bp, *Role)
-
-ROLE_NAMES = {Role.secretary: N_("Sekretær"), Role.advisor: N_("Sundhedsrådgiver"),
-              Role.coordinator: N_("Koordinator"), Role.admin: N_("Administrator")}
-
-
-@bp.app_template_global()
-def user_role_label(role: Role) -> str:
-    return gettext(ROLE_NAMES[role])
-
 
 def _page(*, errors: dict[str, str] | None = None, message: str | None = None, new_token: str | None = None,
           status: int = 200):  # type: ignore[no-untyped-def]

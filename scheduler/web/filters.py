@@ -9,7 +9,7 @@ from flask_babel import get_locale, gettext
 from markupsafe import Markup
 
 from ..errors import N_
-from ..models import AnswerStatus, MeetingOutcome, MeetingStatus, OfferResponse, ParticipantRole, UptakeStatus
+from ..models import AnswerStatus, MeetingOutcome, MeetingStatus, OfferResponse, ParticipantRole, Role, UptakeStatus
 from ..services.cpr import mask_cpr
 from ..services.offers import CATEGORIES
 from ..services.formatting import format_local
@@ -80,6 +80,8 @@ RESPONSE_LABELS = {
     OfferResponse.accepted: N_("Takker ja"), OfferResponse.declined: N_("Takker nej"),
     OfferResponse.considering: N_("Overvejer"), OfferResponse.referred: N_("Henvist"),
 }
+USER_ROLE_LABELS = {Role.secretary: N_("Sekretær"), Role.advisor: N_("Sundhedsrådgiver"),
+                    Role.coordinator: N_("Koordinator"), Role.admin: N_("Administrator")}
 UPTAKE_LABELS = {
     UptakeStatus.started: N_("Startet"), UptakeStatus.not_started: N_("Ikke startet"),
     UptakeStatus.unknown: N_("Ved ikke"),
@@ -91,6 +93,7 @@ def register_labels(app: Flask) -> None:
         status_label=lambda s: gettext(STATUS_LABELS[s]),
         answer_label=lambda s: gettext(ANSWER_LABELS[s]),
         role_label=lambda r: gettext(ROLE_LABELS[r]),
+        user_role_label=lambda r: gettext(USER_ROLE_LABELS[r]),
         event_label=lambda a: gettext(EVENT_LABELS.get(a, a)),
         outcome_label=lambda o: gettext(OUTCOME_LABELS[o]),
         response_label=lambda r: gettext(RESPONSE_LABELS[r]),
