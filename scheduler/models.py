@@ -271,7 +271,9 @@ class AuditEntry(SQLModel, table=True):
     """Who viewed, changed or exported personal data, when. Written by the app, never edited by it."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_at", "at"), Index("ix_audit_entry_user_at", "user_id", "at"))
+    __table_args__ = (Index("ix_audit_entry_at", "at"), Index("ix_audit_entry_user_at", "user_id", "at"),
+                      # the login counter of an unknown e-mail (services/users.py), and the search by e-mail
+                      Index("ix_audit_entry_email_action_at", "user_email", "action", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)

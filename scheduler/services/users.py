@@ -396,14 +396,15 @@ def _log_in_unknown(session: Session, *, email: str, password: str, now: datetim
                     policy: LoginPolicy) -> LoginResult:
     """The same steps and answers as for an account, its counter and lock kept in the audit trail."""
     _password_matches(None, password)
-    entries = select(AuditEntry).where(AuditEntry.user_id.is_(None), AuditEntry.user_email == email)
-    last_lock = session.exec(select(func.max(AuditEntry.at)).where(
-        AuditEntry.action == audit.LOCKOUT, AuditEntry.user_id.is_(None), AuditEntry.user_email == email)).one()
+    about_email = (AuditEntry.user_email == email, AuditEntry.user_id.is_(None))  # by ix_audit_entry_email_action_at
+    last_lock = session.exec(select(func.max(AuditEntry.at)).where(*about_email,
+                                                                   AuditEntry.action == audit.LOCKOUT)).one()
     if last_lock is not None and last_lock + policy.lockout > now:
         audit.record(session, actor=None, actor_email=email, action=audit.LOGIN_FAILED, object_type=USER,
                      now=now, detail=_WHILE_LOCKED)
         return LoginResult(None, last_lock + policy.lockout)
-    failures = entries.where(AuditEntry.action == audit.LOGIN_FAILED, AuditEntry.detail == _UNKNOWN_EMAIL)
+    failures = select(AuditEntry).where(*about_email, AuditEntry.action == audit.LOGIN_FAILED,
+                                        AuditEntry.detail == _UNKNOWN_EMAIL)
     if last_lock is not None:
         failures = failures.where(AuditEntry.at > last_lock)
     count = session.exec(select(func.count()).select_from(failures.subquery())).one() + 1
