@@ -426,16 +426,19 @@ def _removed(session: Session, series: MeetingSeries, data: SeriesInput) -> list
 def build_series_calendar(session: Session, series: MeetingSeries, *, ctx: BookingContext,
                           method: str | None = "REQUEST", only: SeriesException | None = None,
                           participants: list[SeriesParticipant] | None = None,
+                          exceptions: list[SeriesException] | None = None,
                           translate=str) -> Calendar:  # type: ignore[no-untyped-def]
     """The series as iCalendar.
 
     method REQUEST: the master VEVENT (RRULE, EXDATE) and one VEVENT per moved occurrence;
     with `only`: that one occurrence (RECURRENCE-ID), as REQUEST or, if cancelled, CANCEL;
     method CANCEL: the whole series; method None: published (feeds, the stored file).
+    `participants` and `exceptions`, when the caller has them already, save reading them again.
     """
     zone = ctx.rules.zone
     everyone = participants_of(session, series) if participants is None else participants
-    exceptions = exceptions_of(session, series)
+    if exceptions is None and only is None:
+        exceptions = exceptions_of(session, series)
     calendar = Calendar()
     calendar.prodid = PRODID
     calendar.version = "2.0"
@@ -525,7 +528,9 @@ SUBJECTS = {
 def _publish(session: Session, series: MeetingSeries, *, ctx: BookingContext, kind: str,
              only: SeriesException | None = None, recipients: list[SeriesParticipant] | None = None) -> int:
     """Write the current calendar file and queue one iMIP e-mail per participant (in the outbox)."""
-    stored = invite_bytes(build_series_calendar(session, series, ctx=ctx, method=None))
+    everyone, exceptions = participants_of(session, series), exceptions_of(session, series)
+    stored = invite_bytes(build_series_calendar(session, series, ctx=ctx, method=None, participants=everyone,
+                                                exceptions=exceptions))
     uid = series.uid
     if kind == "series_cancel" and recipients is None:  # the whole series is gone
         on_commit(session, lambda: ctx.calendars.remove(uid))
@@ -538,11 +543,14 @@ def _publish(session: Session, series: MeetingSeries, *, ctx: BookingContext, ki
     from .outbox import enqueue
 
     mailer = ctx.mailer
-    everyone = participants_of(session, series)
     people = everyone if recipients is None else recipients
     cancel = kind in ("series_cancel", "series_cancel_one")
+    method = "CANCEL" if cancel else "REQUEST"
     languages = _languages_of(session, people, default=mailer.default_language)
-    calendars: dict[str, bytes] = {}  # one calendar per language; a removed participant's CANCEL names her only
+    when_at = (only.start_at or only.recurrence_id) if only is not None else series.first_start_at
+    # Per language, once: the calendar (a removed participant's CANCEL names her only), the time, the subject, the rule.
+    calendars: dict[str, bytes] = {}
+    words: dict[str, tuple[str, str, str]] = {}
     for person in people:
         language = languages[person.email]
 
@@ -551,24 +559,25 @@ def _publish(session: Session, series: MeetingSeries, *, ctx: BookingContext, ki
 
         if recipients is not None and cancel:
             calendar = invite_bytes(build_series_calendar(session, series, ctx=ctx, method="CANCEL",
-                                                          participants=[person], translate=translate))
+                                                          participants=[person], exceptions=exceptions,
+                                                          translate=translate))
         else:
             if language not in calendars:
                 calendars[language] = invite_bytes(build_series_calendar(
-                    session, series, ctx=ctx, only=only, participants=everyone, translate=translate,
-                    method="CANCEL" if cancel else "REQUEST"))
+                    session, series, ctx=ctx, only=only, participants=everyone, exceptions=exceptions,
+                    translate=translate, method=method))
             calendar = calendars[language]
-        when_at = (only.start_at or only.recurrence_id) if only is not None else series.first_start_at
-        when = format_local(when_at, zone=ctx.rules.zone, language=language, fmt="short")
-        subject = mailer.renderer.gettext(language, SUBJECTS[kind], title=series.title, when=when)
-        text, html = mailer.renderer.render(
-            "series", language=language, series=series, kind=kind, name=person.name,
-            organizer_name=ctx.organizer_name, when=when, rule=describe_rule(series, language=language,
-                                                                             mailer=mailer, ctx=ctx))
+        if language not in words:
+            when = format_local(when_at, zone=ctx.rules.zone, language=language, fmt="short")
+            words[language] = (when, mailer.renderer.gettext(language, SUBJECTS[kind], title=series.title, when=when),
+                               describe_rule(series, language=language, mailer=mailer, ctx=ctx))
+        when, subject, rule = words[language]
+        text, html = mailer.renderer.render("series", language=language, series=series, kind=kind, name=person.name,
+                                            organizer_name=ctx.organizer_name, when=when, rule=rule)
         message = build_message(sender_name=ctx.organizer_name, sender_email=ctx.organizer_email,
                                 recipient_name=person.name, recipient_email=person.email, subject=subject,
-                                text=text, html=html, now=ctx.now, calendar=calendar,
-                                method="CANCEL" if cancel else "REQUEST", attach_calendar=False)
+                                text=text, html=html, now=ctx.now, calendar=calendar, method=method,
+                                attach_calendar=False)
         enqueue(session, kind=kind, message=message, now=ctx.now)
     return len(people)
 
