@@ -200,8 +200,7 @@ def publish_invite(session: Session, *, ctx: BookingContext, meeting: Meeting, f
     data = invite_bytes(build_invite(meeting=meeting, participants=participants,
                                      organizer_name=ctx.organizer_name, organizer_email=ctx.organizer_email,
                                      zone=ctx.rules.zone, dtstamp=ctx.now,
-                                     translate=(lambda m: mailer.renderer.gettext(mailer.default_language, m))
-                                     if mailer else (lambda m: m)))
+                                     translate=mailer.translator(mailer.default_language) if mailer else str))
     on_commit(session, lambda: ctx.calendars.write(meeting.uid, data))
     queue_invites(session, ctx=ctx, meeting=meeting, participants=participants, removed=list(removed), first=first,
                   calendars={mailer.default_language: data} if mailer else None)

@@ -57,10 +57,6 @@ def meeting_uid_system(base_url: str) -> str:
     return f"{base_url.rstrip('/')}/fhir/sid/meeting-uid"
 
 
-def _untranslated(message: str) -> str:
-    return message
-
-
 def _instant(value: datetime, zone: ZoneInfo) -> str:
     return value.astimezone(zone).replace(microsecond=0).isoformat()
 
@@ -77,7 +73,7 @@ def _actor(participant: Participant, resource_type: str, patient_id: str) -> dic
 
 
 def appointment(*, meeting: Meeting, participants: list[Participant], zone: ZoneInfo, base_url: str,
-                translate: Callable[[str], str] = _untranslated) -> dict[str, Any]:
+                translate: Callable[[str], str]) -> dict[str, Any]:
     """The meeting as a FHIR R4 Appointment (JSON), each party a contained resource with its own status."""
     patient = next((p for p in participants if p.role == ParticipantRole.patient), None)
     patient_id = f"{ParticipantRole.patient.value}-{patient.id}" if patient else ""

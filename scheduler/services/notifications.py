@@ -2,6 +2,7 @@
 and notices to the booking secretary. Messages go to the outbox in the caller's transaction."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import Session
@@ -45,6 +46,10 @@ class Mailer:
     renderer: MailRenderer
     links: AnswerLinks
     default_language: str
+
+    def translator(self, language: str) -> Callable[[str], str]:
+        """gettext in `language`, for builders that take a `translate` function (invites, calendars)."""
+        return lambda message: self.renderer.gettext(language, message)
 
     def language_of(self, session: Session, meeting: Meeting, participant: Participant) -> str:
         if participant.role in (ParticipantRole.patient, ParticipantRole.relative):
@@ -91,7 +96,7 @@ def queue_invites(session: Session, *, ctx: BookingContext, meeting: Meeting, pa
             calendars[language] = invite_bytes(build_invite(
                 meeting=meeting, participants=participants, organizer_name=ctx.organizer_name,
                 organizer_email=ctx.organizer_email, zone=ctx.rules.zone, dtstamp=ctx.now,
-                translate=lambda m, lang=language: mailer.renderer.gettext(lang, m)))
+                translate=mailer.translator(language)))
         is_citizen = participant.role in (ParticipantRole.patient, ParticipantRole.relative)
         answer_url = mailer.links.url_for(participant) if participant.role in ANSWERING_ROLES and not cancelled \
             else None
@@ -109,7 +114,7 @@ def queue_invites(session: Session, *, ctx: BookingContext, meeting: Meeting, pa
         calendar = invite_bytes(build_invite(
             meeting=meeting, participants=[participant], organizer_name=ctx.organizer_name,
             organizer_email=ctx.organizer_email, zone=ctx.rules.zone, dtstamp=ctx.now, cancel=True,
-            translate=lambda m, lang=language: mailer.renderer.gettext(lang, m)))
+            translate=mailer.translator(language)))
         message = _message(ctx, kind="cancel", template="invite", language=language, name=participant.name,
                            email=participant.email, meeting=meeting, calendar=calendar, method="CANCEL",
                            answer_url=None, role=participant.role.value, removed=True)

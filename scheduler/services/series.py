@@ -553,10 +553,7 @@ def _publish(session: Session, series: MeetingSeries, *, ctx: BookingContext, ki
     words: dict[str, tuple[str, str, str]] = {}
     for person in people:
         language = languages[person.email]
-
-        def translate(message: str, lang: str = language) -> str:
-            return mailer.renderer.gettext(lang, message)
-
+        translate = mailer.translator(language)
         if recipients is not None and cancel:
             calendar = invite_bytes(build_series_calendar(session, series, ctx=ctx, method="CANCEL",
                                                           participants=[person], exceptions=exceptions,
