@@ -127,11 +127,7 @@ def add_user(session: Session, *, data: UserIn, actor: User, now: datetime, pass
     """An admin creates a user; without a password one is generated and returned (to be shown once)."""
     if _user_by_email(session, data.email) is not None:
         raise InvalidInput(N_("Der findes allerede en bruger med denne e-mail"), field="email")
-    generated = None
-    if password:
-        check_new_password(password, repeat=password_repeat, email=data.email, field="password")
-    else:
-        password = generated = generate_password()
+    password, generated = _typed_or_generated(password, repeat=password_repeat, email=data.email, field="password")
     user = User(email=data.email, name=data.name, role=data.role)
     _apply_profile(session, user, data, replace_wards=True)
     set_password(user, password, now=now)
@@ -273,6 +269,17 @@ def set_password(user: User, password: str, *, now: datetime) -> None:
     user.failed_logins, user.locked_until = 0, None
 
 
+def _typed_or_generated(password: str | None, *, repeat: str | None, email: str,
+                        field: str) -> tuple[str, str | None]:
+    """The password an admin typed (checked), or a generated one; the second value is the generated one
+    (to be shown once), None when she typed it."""
+    if password:
+        check_new_password(password, repeat=repeat, email=email, field=field)
+        return password, None
+    generated = generate_password()
+    return generated, generated
+
+
 def generate_password() -> str:
     return "".join(secrets.choice(GENERATED_PASSWORD_ALPHABET) for _ in range(16))
 
@@ -303,11 +310,7 @@ def change_password(session: Session, *, user: User, current: str, new: str, rep
 def reset_password(session: Session, *, user: User, actor: User, now: datetime, new: str | None = None,
                    repeat: str | None = None) -> str | None:
     """An admin sets a new password, or gets a generated one (returned, to be shown once); also unlocks."""
-    generated = None
-    if new:
-        check_new_password(new, repeat=repeat, email=user.email)
-    else:
-        new = generated = generate_password()
+    new, generated = _typed_or_generated(new, repeat=repeat, email=user.email, field="new_password")
     set_password(user, new, now=now)
     session.add(user)
     audit.record(session, actor=actor, action=audit.UPDATE, object_type=USER, object_id=user.id, now=now,

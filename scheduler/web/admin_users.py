@@ -41,17 +41,12 @@ def _choices() -> dict[str, Any]:
             "wards": users.all_wards(db()), "min_length": users.MIN_PASSWORD_LENGTH}
 
 
-def _edit_page(user: User, *, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+def _edit_page(user: User | None, *, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
                message: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    """The user's page, or with `user` None the page of a new one (`form` then required)."""
     return render_template("admin/users_edit.html", user=user, form=form or _form_of(user), errors=errors or {},
-                           message=message, tokens=users.api_tokens(db(), user=user), now=now(),
+                           message=message, tokens=users.api_tokens(db(), user=user) if user else [], now=now(),
                            **_choices()), status
-
-
-def _new_page(*, form: dict[str, Any], errors: dict[str, str] | None = None, message: str | None = None,
-              status: int = 200):  # type: ignore[no-untyped-def]
-    return render_template("admin/users_edit.html", user=None, form=form, errors=errors or {}, message=message,
-                           tokens=[], now=now(), **_choices()), status
 
 
 def _password_shown_once(user: User, password: str):  # type: ignore[no-untyped-def]
@@ -73,7 +68,7 @@ def index():  # type: ignore[no-untyped-def]
 @bp.route("/new", methods=["GET", "POST"])
 def new():  # type: ignore[no-untyped-def]
     if request.method == "GET":
-        return _new_page(form={"role": Role.secretary.value, "language": "da", "ward_codes": []})
+        return _edit_page(None, form={"role": Role.secretary.value, "language": "da", "ward_codes": []})
     form = _form_from(request.form)
     try:
         user, generated = users.add_user(db(), data=users.user_input(form), actor=current_user, now=now(),
@@ -83,7 +78,7 @@ def new():  # type: ignore[no-untyped-def]
     except DomainError as exc:
         db().rollback()
         message, errors = exc.translated(gettext)
-        return _new_page(form=form, errors=errors, message=message, status=422)
+        return _edit_page(None, form=form, errors=errors, message=message, status=422)
     if generated:
         return _password_shown_once(user, generated), 201
     flash(gettext("Brugeren %(email)s er oprettet", email=user.email), "success")
