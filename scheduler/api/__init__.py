@@ -14,7 +14,7 @@ from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery
 from ..services import booking
 from ..services.access import may_book, meeting_for, visible_meetings
 from ..services.timeutil import day_start_utc
-from ..services.users import user_for_token
+from ..services.users import user_for_token, wards_of
 from ..web.audit import listed, opened
 from ..web.context import booking_context, db, now, services
 from .openapi import openapi_document
@@ -87,7 +87,7 @@ def municipalities():  # type: ignore[no-untyped-def]
 def wards():  # type: ignore[no-untyped-def]
     user = g.api_user
     rows = db().exec(select(Ward).order_by(Ward.code)).all() if user.role != Role.secretary \
-        else booking.wards_of(db(), user)
+        else wards_of(db(), user)
     return jsonify(wards=[{"code": w.code, "name": w.name, "hospital_id": w.hospital_id} for w in rows])
 
 

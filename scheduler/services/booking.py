@@ -13,7 +13,7 @@ from .. import crypto
 from ..db import on_commit
 from ..errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from ..models import (AnswerStatus, Meeting, MeetingEvent, MeetingStatus, Municipality, Participant,
-                      ParticipantRole, Role, User, UserWard, VideoStatus, Ward)
+                      ParticipantRole, Role, User, VideoStatus, Ward)
 from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery
 from ..video import MeetingInfo, VideoRoom, VideoUnavailable
 from . import audit
@@ -26,6 +26,7 @@ from .locking import lock_schedule
 from .meeting_types import meeting_type
 from .notifications import queue_invites
 from .timeutil import to_utc
+from .users import wards_of
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,6 @@ def participants_of_many(session: Session, meetings: list[Meeting]) -> dict[int,
     for participant in sorted(rows, key=lambda p: (PARTY_ORDER[p.role], p.id or 0)):
         found.setdefault(participant.meeting_id, []).append(participant)
     return found
-
-
-def wards_of(session: Session, user: User) -> list[Ward]:
-    return list(session.exec(select(Ward).join(UserWard, UserWard.ward_id == Ward.id)
-                             .where(UserWard.user_id == user.id).order_by(Ward.name)))
 
 
 def _ward_for_booking(session: Session, *, code: str, user: User) -> Ward:

@@ -167,7 +167,7 @@ def update_user(session: Session, *, user: User, data: UserIn, actor: User, now:
 def _profile(session: Session, user: User) -> dict[str, Any]:
     return {"email": user.email, "name": user.name, "role": user.role, "language": user.language,
             "municipality_code": user.municipality_code, "region_code": user.region_code,
-            "ward_codes": [w.code for w in wards_of_user(session, user)]}
+            "ward_codes": [w.code for w in wards_of(session, user)]}
 
 
 def set_user_active(session: Session, *, user: User, is_active: bool, actor: User, now: datetime) -> None:
@@ -204,9 +204,10 @@ def find_users(session: Session, *, text: str = "", role: Role | None = None,
     return list(session.exec(query))
 
 
-def wards_of_user(session: Session, user: User) -> list[Ward]:
+def wards_of(session: Session, user: User) -> list[Ward]:
+    """The wards she books for, by name (then code)."""
     return list(session.exec(select(Ward).join(UserWard, UserWard.ward_id == Ward.id)
-                             .where(UserWard.user_id == user.id).order_by(Ward.code)))
+                             .where(UserWard.user_id == user.id).order_by(Ward.name, Ward.code)))
 
 
 def all_wards(session: Session) -> list[Ward]:

@@ -18,7 +18,7 @@ only_for(bp, *Role)
 def _page(*, errors: dict[str, str] | None = None, message: str | None = None, new_token: str | None = None,
           status: int = 200):  # type: ignore[no-untyped-def]
     return render_template("account/index.html", tokens=users.api_tokens(db(), user=current_user),
-                           wards=users.wards_of_user(db(), current_user), errors=errors or {}, message=message,
+                           wards=users.wards_of(db(), current_user), errors=errors or {}, message=message,
                            new_token=new_token, min_length=users.MIN_PASSWORD_LENGTH,
                            languages=users.LANGUAGE_NAMES), status
 

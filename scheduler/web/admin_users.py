@@ -25,7 +25,7 @@ PROFILE_FIELDS = ("email", "name", "role", "language", "municipality_code", "reg
 def _form_of(user: User) -> dict[str, Any]:
     form: dict[str, Any] = {name: getattr(user, name) or "" for name in PROFILE_FIELDS}
     form["role"] = user.role.value
-    form["ward_codes"] = [ward.code for ward in users.wards_of_user(db(), user)]
+    form["ward_codes"] = [ward.code for ward in users.wards_of(db(), user)]
     return form
 
 

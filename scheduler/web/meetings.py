@@ -15,7 +15,7 @@ from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery
 from ..services import booking, rebooking
 from ..services.access import may_book, meeting_for, visible_meetings
 from ..services.meeting_types import TYPES
-from ..services.users import advisors_of, municipalities, users_by_id
+from ..services.users import advisors_of, municipalities, users_by_id, wards_of
 from .audit import listed, opened
 from .context import booking_context, db, now, services
 
@@ -119,7 +119,7 @@ def _search(query_data: dict[str, Any], *, exclude_meeting_id: int | None = None
 def _ward_choices() -> list[Ward]:
     if current_user.role.value == "admin":
         return list(db().exec(select(Ward).order_by(Ward.name)))
-    return booking.wards_of(db(), current_user)
+    return wards_of(db(), current_user)
 
 
 @bp.get("/")

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from ..errors import N_, DomainError, InvalidInput
 from ..models import HolidayPolicy, MeetingSeries, Municipality, SeriesFrequency
 from ..services import series as series_service
-from ..services.booking import wards_of
+from ..services.users import wards_of
 from ..services.timeutil import local_datetime
 from .context import booking_context, db, services
 from .filters import page_language

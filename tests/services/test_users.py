@@ -53,12 +53,12 @@ def test_an_admin_adds_each_role_with_its_scope(session, factory, admin, now):
     factory.ward(code="KIR")
     secretary, generated = users.add_user(session, data=user_data(ward_codes=["MED", "KIR"]), actor=admin, now=now)
     assert generated and len(generated) == 16 and check_password_hash(secretary.password_hash, generated)
-    assert [w.code for w in users.wards_of_user(session, secretary)] == ["KIR", "MED"]
+    assert [w.code for w in users.wards_of(session, secretary)] == ["KIR", "MED"]
     advisor, _ = users.add_user(session, data=user_data(email="r@k.example", role="advisor", municipality_code="0540",
                                                         region_code="DK-83", ward_codes=["MED"]),
                                 actor=admin, now=now, password=GOOD, password_repeat=GOOD)
     # scope fields that do not belong to the role are dropped, not stored
-    assert (advisor.municipality_code, advisor.region_code, users.wards_of_user(session, advisor)) == ("0540", None, [])
+    assert (advisor.municipality_code, advisor.region_code, users.wards_of(session, advisor)) == ("0540", None, [])
     regional, _ = users.add_user(session, data=user_data(email="k@r.example", role="coordinator", region_code="DK-83"),
                                  actor=admin, now=now)
     national, _ = users.add_user(session, data=user_data(email="n@r.example", role="coordinator"), actor=admin, now=now)
@@ -102,7 +102,7 @@ def test_update_replaces_wards_and_records_what_changed(session, factory, admin,
     factory.ward(code="KIR")
     user, _ = users.add_user(session, data=user_data(ward_codes=["MED"]), actor=admin, now=now)
     users.update_user(session, user=user, data=user_data(name="Nina Nyere", ward_codes=["KIR"]), actor=admin, now=now)
-    assert [w.code for w in users.wards_of_user(session, user)] == ["KIR"]
+    assert [w.code for w in users.wards_of(session, user)] == ["KIR"]
     [entry] = entries(session, action=audit.UPDATE)
     assert entry.detail == "ny@hospital.example: name, ward_codes"
     users.update_user(session, user=user, data=user_data(role="advisor", municipality_code="0306", ward_codes=["KIR"]),
@@ -128,7 +128,7 @@ def test_the_command_line_upsert_adds_wards_and_keeps_the_existing_ones(session,
                              password="short", now=now)
     again = users.create_user(session, email="s@h.example", name="S2", role=Role.secretary, ward_codes=["KIR"])
     assert again.id == user.id and again.name == "S2"
-    assert [w.code for w in users.wards_of_user(session, user)] == ["KIR", "MED"]
+    assert [w.code for w in users.wards_of(session, user)] == ["KIR", "MED"]
     assert check_password_hash(user.password_hash, "short")  # the demo's passwords are set as given
     with pytest.raises(InvalidInput) as excinfo:
         users.create_user(session, email="t@h.example", name="T", role=Role.secretary)

@@ -138,7 +138,7 @@ def test_editing_replaces_wards_and_scope(admin_client, world, factory, session,
     form = {**user_form(name=world.secretary.name, email=world.secretary.email), "ward_codes": ["KIR"]}
     response = admin_client.post(f"/admin/users/{world.secretary.id}", data=form)
     assert response.status_code == 302, response.text
-    codes = read(lambda s: [w.code for w in users.wards_of_user(s, s.get(User, world.secretary.id))])
+    codes = read(lambda s: [w.code for w in users.wards_of(s, s.get(User, world.secretary.id))])
     assert codes == ["KIR"]
     form = {**form, "role": "coordinator", "region_code": "DK-83"}
     assert admin_client.post(f"/admin/users/{world.secretary.id}", data=form).status_code == 302
