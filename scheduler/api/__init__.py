@@ -8,11 +8,11 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_babel import gettext
 from sqlmodel import select
 
-from ..errors import N_, Conflict, Forbidden, InvalidInput
+from ..errors import N_, Conflict, InvalidInput
 from ..models import Meeting, MeetingStatus, Municipality, Role, Ward
 from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery, optional_day, parse_input
 from ..services import booking
-from ..services.access import may_book, meeting_for, visible_meetings
+from ..services.access import meeting_for, require_may_book, visible_meetings
 from ..services.timeutil import day_start_utc
 from ..services.users import user_for_token, wards_of
 from ..web.audit import listed, opened
@@ -49,8 +49,7 @@ def _body() -> Any:
 
 
 def _require_booking_role() -> None:
-    if not may_book(g.api_user):
-        raise Forbidden(N_("Kun sekretærer kan booke og ændre møder"))
+    require_may_book(g.api_user)
 
 
 def _visible_meeting(meeting_id: int) -> Meeting:

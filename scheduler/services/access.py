@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.sql import Select
 from sqlmodel import Session, select
 
-from ..errors import N_, NotFound
+from ..errors import N_, Forbidden, NotFound
 from ..models import Meeting, Role, User, UserWard
 from ..schemas import MAX_ID
 
@@ -15,6 +15,12 @@ BOOKING_ROLES = (Role.secretary, Role.admin)
 def may_book(user: User) -> bool:
     """Booking, rescheduling and cancelling are for secretaries (of the meeting's ward) and admins."""
     return user.role in BOOKING_ROLES
+
+
+def require_may_book(user: User) -> None:
+    """The booking services' own check (the web pages and the API ask may_book first, for their forms)."""
+    if not may_book(user):
+        raise Forbidden(N_("Kun sekretærer kan booke og ændre møder"))
 
 
 def visible_meetings(user: User) -> Select:

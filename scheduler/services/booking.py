@@ -17,6 +17,7 @@ from ..models import (AnswerStatus, Meeting, MeetingEvent, MeetingStatus, Munici
 from ..schemas import MeetingCancel, MeetingCreate, MeetingReschedule, SlotQuery
 from ..video import MeetingInfo, VideoRoom, VideoUnavailable
 from . import audit
+from .access import require_may_book
 from .availability import Slot, busy_staff_emails, check_advisor_free, find_free_slots
 from .context import BookingContext
 from .cpr import normalize_cpr
@@ -205,6 +206,7 @@ def publish_invite(session: Session, *, ctx: BookingContext, meeting: Meeting, f
 
 def book_meeting(session: Session, *, ctx: BookingContext, data: MeetingCreate, booked_by: User) -> Meeting:
     """Validate, find or check the advisor, save the meeting with its parties, video link and invite."""
+    require_may_book(booked_by)
     zone = ctx.rules.zone
     ward = _ward_for_booking(session, code=data.ward, user=booked_by)
     if session.get(Municipality, data.municipality) is None:
@@ -277,6 +279,7 @@ def _require_active(meeting: Meeting) -> None:
 def reschedule_meeting(session: Session, *, ctx: BookingContext, meeting: Meeting, data: MeetingReschedule,
                        actor: User) -> Meeting:
     """Move the meeting and/or change its advisor: same UID, SEQUENCE+1, everyone asked again."""
+    require_may_book(actor)
     _require_active(meeting)
     zone = ctx.rules.zone
     start_at = to_utc(data.start, zone=zone, field="start") if data.start else meeting.start_at
@@ -330,6 +333,7 @@ def reschedule_meeting(session: Session, *, ctx: BookingContext, meeting: Meetin
 def cancel_meeting(session: Session, *, ctx: BookingContext, meeting: Meeting, data: MeetingCancel,
                    actor: User) -> Meeting:
     """Cancel: METHOD:CANCEL with SEQUENCE+1 to everyone, release the video room where allowed."""
+    require_may_book(actor)
     _require_active(meeting)
     change_status(meeting, MeetingStatus.cancelled)
     meeting.cancel_reason = data.reason
@@ -349,7 +353,10 @@ def cancel_meeting(session: Session, *, ctx: BookingContext, meeting: Meeting, d
 
 
 def retry_video_link(session: Session, *, ctx: BookingContext, meeting: Meeting, actor: User | None) -> bool:
-    """Try again to create the link of a meeting waiting for one; publish the invite if it worked."""
+    """Try again to create the link of a meeting waiting for one (`actor` None: the jobs); publish the invite
+    if it worked."""
+    if actor is not None:
+        require_may_book(actor)
     if meeting.video_status != VideoStatus.pending or meeting.status not in ACTIVE_STATUSES:
         return False
     had_link = meeting.video_join_url is not None

@@ -193,11 +193,12 @@ def _load(meeting_id: int) -> Meeting:
 
 
 def _load_to_change(meeting_id: int) -> Meeting:
-    """A meeting she sees (else 404) and may change (else 403): secretaries and admins, as in the API."""
-    meeting = _load(meeting_id)
+    """A meeting she sees (else 404) and may change (else 403): secretaries and admins, as in the API.
+    Only then is it opened (an audited view): a refused form is no view."""
+    meeting = meeting_for(db(), user=current_user, meeting_id=meeting_id)
     if not may_book(current_user):
         abort(403)
-    return meeting
+    return opened(meeting)
 
 
 @bp.get("/<int:meeting_id>")

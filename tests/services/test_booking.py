@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import func, select
 
 from scheduler.db import new_session
-from scheduler.errors import Conflict, InvalidInput
+from scheduler.errors import Conflict, Forbidden, InvalidInput
 from scheduler.models import (AnswerStatus, Meeting, MeetingEvent, MeetingStatus, Participant, ParticipantRole,
                               User, VideoStatus)
 from scheduler.schemas import MeetingCancel, MeetingCreate, MeetingReschedule, parse_input
@@ -153,6 +153,24 @@ def test_reschedule_keeps_uid_bumps_sequence_and_asks_everyone_again(session, ct
     assert "SEQUENCE:1" in ics and "DTSTART;TZID=Europe/Copenhagen:20261125T130000" in ics
     event = booking.history_of(session, meeting)[-1]
     assert event.action == "rescheduled" and event.actor_id == secretary.id and "Lægen er optaget" in event.details
+
+
+def test_only_booking_roles_change_meetings_whoever_calls_the_service(session, ctx, setup):
+    """The booking services check the role themselves, not only the pages and the API in front of them."""
+    ward, secretary, advisor = setup
+    meeting = booking.book_meeting(session, ctx=ctx, data=meeting_input(ward), booked_by=secretary)
+    session.commit()
+    with pytest.raises(Forbidden):
+        booking.book_meeting(session, ctx=ctx, data=meeting_input(ward), booked_by=advisor)
+    with pytest.raises(Forbidden):
+        booking.reschedule_meeting(session, ctx=ctx, meeting=meeting, actor=advisor, data=MeetingReschedule(
+            start=datetime.fromisoformat("2026-11-25T13:00:00+01:00")))
+    with pytest.raises(Forbidden):
+        booking.cancel_meeting(session, ctx=ctx, meeting=meeting, actor=advisor, data=MeetingCancel(reason="x"))
+    with pytest.raises(Forbidden):
+        booking.retry_video_link(session, ctx=ctx, meeting=meeting, actor=advisor)
+    session.rollback()
+    assert session.get(Meeting, meeting.id).status == MeetingStatus.booked
 
 
 def test_reschedule_to_another_advisor_replaces_the_advisor_party(session, ctx, setup, factory):

@@ -107,3 +107,18 @@ def test_a_cancelled_meeting_cannot_be_rescheduled(secretary_client, world, meet
     meeting = get_meeting(read, meeting_id)
     assert meeting.status == MeetingStatus.cancelled
     assert meeting.start_at == datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+
+def test_an_advisor_is_refused_the_change_forms_and_that_is_no_view_in_the_trail(
+        meeting_id, client_for, world, read):
+    from scheduler.models import AuditEntry
+    from scheduler.services import audit
+
+    advisor = client_for(world.advisor)  # she sees the meeting (her municipality) but may not change it
+    assert advisor.get(f"/meetings/{meeting_id}").status_code == 200
+    views = count(read, AuditEntry, AuditEntry.meeting_id == meeting_id, AuditEntry.action == audit.VIEW)
+    for path in ("reschedule", "cancel"):
+        assert advisor.get(f"/meetings/{meeting_id}/{path}").status_code == 403
+    assert advisor.post(f"/meetings/{meeting_id}/cancel", data={"reason": "x"}).status_code == 403
+    assert count(read, AuditEntry, AuditEntry.meeting_id == meeting_id, AuditEntry.action == audit.VIEW) == views
+    assert get_meeting(read, meeting_id).status == MeetingStatus.booked
