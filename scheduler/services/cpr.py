@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from .. import crypto
 from ..errors import N_
+from .national_id import NumberRules, normalize_number
 
 _CPR = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{2})-?([0-9]{4})")  # ASCII digits only (not \d: "٠١")
 
@@ -31,17 +32,13 @@ def birth_date(cpr: str) -> date:
 
 def normalize_cpr(text: str, *, today: date) -> str:
     """'DDMMYY-SSSS' or 'DDMMYYSSSS' -> 'DDMMYYSSSS'; ValueError with a gettext msgid otherwise."""
-    match = _CPR.fullmatch(text.strip())
-    if not match:
-        raise ValueError(N_("CPR-nummeret skal være 10 cifre, evt. med bindestreg (DDMMÅÅ-XXXX)"))
-    cpr = "".join(match.groups())
-    try:
-        born = birth_date(cpr)
-    except ValueError:
-        raise ValueError(N_("CPR-nummeret indeholder ikke en gyldig fødselsdato")) from None
-    if born > today:
-        raise ValueError(N_("CPR-nummerets fødselsdato ligger i fremtiden"))
-    return cpr
+    return normalize_number(text, _RULES, today=today)
+
+
+_RULES = NumberRules(_CPR, birth_date,
+                     wrong_shape=N_("CPR-nummeret skal være 10 cifre, evt. med bindestreg (DDMMÅÅ-XXXX)"),
+                     no_date=N_("CPR-nummeret indeholder ikke en gyldig fødselsdato"),
+                     future=N_("CPR-nummerets fødselsdato ligger i fremtiden"))
 
 
 def mask_cpr(cpr: str | None) -> str | None:

@@ -11,6 +11,7 @@ import re
 from datetime import date
 
 from ..errors import N_
+from .national_id import NumberRules, normalize_number
 
 _NUMBER = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{3})([0-9]{2})")  # ASCII digits only
 
@@ -43,14 +44,9 @@ def birth_date(number: str) -> date:
 
 def normalize_fodselsnummer(text: str, *, today: date) -> str:
     """'DDMMYYIIIKK' (11 digits) -> the same digits; ValueError with a gettext msgid otherwise."""
-    match = _NUMBER.fullmatch(text.strip())
-    if not match:
-        raise ValueError(N_("Fødselsnummeret skal være 11 cifre (DDMMÅÅXXXXX)"))
-    number = "".join(match.groups())
-    try:
-        born = birth_date(number)
-    except ValueError:
-        raise ValueError(N_("Fødselsnummeret indeholder ikke en gyldig fødselsdato")) from None
-    if born > today:
-        raise ValueError(N_("Fødselsnummerets fødselsdato ligger i fremtiden"))
-    return number
+    return normalize_number(text, _RULES, today=today)
+
+
+_RULES = NumberRules(_NUMBER, birth_date, wrong_shape=N_("Fødselsnummeret skal være 11 cifre (DDMMÅÅXXXXX)"),
+                     no_date=N_("Fødselsnummeret indeholder ikke en gyldig fødselsdato"),
+                     future=N_("Fødselsnummerets fødselsdato ligger i fremtiden"))
