@@ -256,39 +256,38 @@ def _in_segments(session: Session, segments: list[_Segment], codes: Sequence[str
 def _meeting_counts(session: Session, *, bounds: list[datetime], codes: Sequence[str],
                     ) -> tuple[dict[str, dict[str, int]], list[dict[str, int]]]:
     """MEETING_COUNTS per municipality and per local month for the meetings starting in [bounds[0], bounds[-1])."""
-    per_municipality: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEETING_COUNTS, 0))
-    per_month = [dict.fromkeys(MEETING_COUNTS, 0) for _ in bounds[1:]]
-    used, segments = _month_plan(bounds)
-    _from_totals(session, table=MeetingMonthTotals, by=MeetingMonthTotals.municipality_code, names=MEETING_COUNTS,
-                 used=used, codes=codes, per_group=per_municipality, per_month=per_month)
-    if segments:
-        index, inside = _in_segments(session, segments, codes)
-        rows = select(index, Meeting.municipality_code, Meeting.status, Meeting.outcome).where(inside).subquery()
-        for segment_index, code, status, outcome, n in session.exec(
-                select(rows.c.segment, rows.c.municipality_code, rows.c.status, rows.c.outcome, func.count())
-                .group_by(rows.c.segment, rows.c.municipality_code, rows.c.status, rows.c.outcome)):
-            _correct(segments[segment_index - 1], per_municipality[code], per_month,
-                     ("booked", meeting_result(status, outcome)), n)
-    return {k: v for k, v in per_municipality.items() if any(v.values())}, per_month
+    return _counts(session, bounds=bounds, codes=codes, table=MeetingMonthTotals,
+                   by=MeetingMonthTotals.municipality_code, names=MEETING_COUNTS,
+                   rows=select(Meeting.municipality_code, Meeting.status, Meeting.outcome),
+                   figures=lambda status, outcome: ("booked", meeting_result(status, outcome)))
 
 
 def _offer_counts(session: Session, *, bounds: list[datetime], codes: Sequence[str],
                   ) -> tuple[dict[int, dict[str, int]], list[dict[str, int]]]:
     """OFFER_COUNTS per offer id and per local month for the meetings starting in [bounds[0], bounds[-1])."""
-    per_offer: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OFFER_COUNTS, 0))
-    per_month = [dict.fromkeys(OFFER_COUNTS, 0) for _ in bounds[1:]]
+    rows = select(OfferPresentation.offer_id, OfferPresentation.response, OfferPresentation.uptake) \
+        .join(Meeting, Meeting.id == OfferPresentation.meeting_id)
+    return _counts(session, bounds=bounds, codes=codes, table=OfferMonthTotals, by=OfferMonthTotals.offer_id,
+                   names=OFFER_COUNTS, rows=rows, figures=offer_figures)
+
+
+def _counts(session: Session, *, bounds: list[datetime], codes: Sequence[str],  # type: ignore[no-untyped-def]
+            table, by, names: tuple[str, ...], rows, figures) -> tuple[dict, list[dict[str, int]]]:
+    """`names` per group (`by`) and per local month: the monthly totals, corrected by the rows (`rows`: the
+    group, then what `figures` turns into the names a row counts for) of the stretches they misplace."""
+    per_group: dict = defaultdict(lambda: dict.fromkeys(names, 0))
+    per_month = [dict.fromkeys(names, 0) for _ in bounds[1:]]
     used, segments = _month_plan(bounds)
-    _from_totals(session, table=OfferMonthTotals, by=OfferMonthTotals.offer_id, names=OFFER_COUNTS, used=used,
-                 codes=codes, per_group=per_offer, per_month=per_month)
+    _from_totals(session, table=table, by=by, names=names, used=used, codes=codes, per_group=per_group,
+                 per_month=per_month)
     if segments:
         index, inside = _in_segments(session, segments, codes)
-        rows = select(index, OfferPresentation.offer_id, OfferPresentation.response, OfferPresentation.uptake) \
-            .join(Meeting, Meeting.id == OfferPresentation.meeting_id).where(inside).subquery()
-        for segment_index, offer_id, response, uptake, n in session.exec(
-                select(rows.c.segment, rows.c.offer_id, rows.c.response, rows.c.uptake, func.count())
-                .group_by(rows.c.segment, rows.c.offer_id, rows.c.response, rows.c.uptake)):
-            _correct(segments[segment_index - 1], per_offer[offer_id], per_month, offer_figures(response, uptake), n)
-    return {k: v for k, v in per_offer.items() if any(v.values())}, per_month
+        found = rows.add_columns(index).where(inside).subquery()
+        columns = [c for c in found.c if c.name != "segment"]
+        for segment_index, group, *values, n in session.exec(
+                select(found.c.segment, *columns, func.count()).group_by(found.c.segment, *columns)):
+            _correct(segments[segment_index - 1], per_group[group], per_month, figures(*values), n)
+    return {k: v for k, v in per_group.items() if any(v.values())}, per_month
 
 
 def _correct(segment: _Segment, group: dict[str, int], per_month: list[dict[str, int]], names: Iterable[str],
