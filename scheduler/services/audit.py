@@ -59,15 +59,15 @@ def remember_client(session: Session, *, ip: str | None) -> None:
 
 def record(session: Session, *, actor: User | None, action: str, object_type: str, now: datetime,
            object_id: str | int | None = None, meeting: Meeting | None = None, patient_ref: str | None = None,
-           detail: str | None = None, ip: str | None = None, actor_email: str | None = None) -> AuditEntry:
+           detail: str | None = None, actor_email: str | None = None) -> AuditEntry:
     """Add one entry to the session (the caller commits); `actor_email` names a failed login's e-mail.
-    Without `ip`, the address remembered for the session (if any) is recorded."""
+    The address remembered for the session (remember_client), if any, is recorded with it."""
     entry = AuditEntry(
         at=now, user_id=actor.id if actor else None, user_email=actor.email if actor else actor_email,
         role=actor.role.value if actor else None, action=action, object_type=object_type,
         object_id=None if object_id is None else str(object_id)[:100],
         meeting_id=meeting.id if meeting is not None else None, patient_ref=patient_ref,
-        detail=detail[:500] if detail else None, ip=ip if ip is not None else session.info.get(_CLIENT_IP))
+        detail=detail[:500] if detail else None, ip=session.info.get(_CLIENT_IP))
     session.add(entry)
     return entry
 

@@ -85,7 +85,7 @@ def _meeting_data(form: Any) -> dict[str, Any]:
         "patient": patient,
         "relatives": _rows(form, "relatives", MAX_RELATIVES_IN_FORM, ("name", "email", "phone")),
         "staff": _rows(form, "staff", MAX_STAFF_IN_FORM, ("name", "email")),
-        "language": form.get("language") or services().config.app.language,
+        "language": form.get("language") or None,  # the deployment's language (booking) when not chosen
         "meeting_type": form.get("meeting_type") or "discharge",
     }
     if start:

@@ -36,12 +36,14 @@ def entries(session, factory, world):
     rows = [(world.secretary, audit.VIEW, audit.MEETING, 11), (world.secretary, audit.CREATE, audit.MEETING, 12),
             (advisor, audit.UPDATE, audit.MEETING, 11), (advisor, audit.VIEW, audit.MEETING_LIST, None),
             (world.secretary, audit.EXPORT, audit.UPTAKE_LOG, None), (None, audit.LOGIN_FAILED, "user", None)]
+    audit.remember_client(session, ip="10.1.2.3")
     for i, (actor, action, object_type, meeting_id) in enumerate(rows):
         entry = audit.record(session, actor=actor, action=action, object_type=object_type, now=BASE + timedelta(days=i),
                              actor_email="=1+2<script>alert(1)</script>" if actor is None else None,
-                             detail=f"entry {i}", ip="10.1.2.3")
+                             detail=f"entry {i}")
         entry.meeting_id = meeting_id
     session.commit()
+    audit.remember_client(session, ip=None)
     return rows
 
 
