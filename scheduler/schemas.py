@@ -10,7 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from .errors import N_, InvalidInput
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # characters no one-line text may hold
+MAX_EMAIL = 254  # RFC 5321
 MAX_ID = 2**31 - 1  # PostgreSQL integer: a larger id would fail in the database, not as bad input
 FIRST_YEAR, LAST_YEAR = 2000, 2999
 D = TypeVar("D", date, datetime)
@@ -18,7 +19,7 @@ D = TypeVar("D", date, datetime)
 
 def _clean_text(value: str) -> str:
     value = value.strip()
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise ValueError(N_("Må ikke indeholde linjeskift eller kontroltegn"))
     return value
 
@@ -56,7 +57,7 @@ def optional_day(args: Any, name: str) -> date | None:
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_text)]
-Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+Email = Annotated[str, Field(max_length=MAX_EMAIL), AfterValidator(_email)]
 Phone = Annotated[str, Field(max_length=40), AfterValidator(_phone)]
 Reason = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
 Language = Literal["da", "en", "nb"]

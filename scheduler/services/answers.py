@@ -2,12 +2,11 @@
 to the meeting: accept confirms it, decline flags it for rebooking and tells the booking secretary."""
 from __future__ import annotations
 
-import re
-
 from sqlmodel import Session
 
 from ..errors import N_, Conflict, InvalidInput
 from ..models import AnswerStatus, Meeting, MeetingStatus, Participant, ParticipantRole, User
+from ..schemas import CONTROL
 from .booking import ACTIVE_STATUSES, change_status, record_event
 from .context import BookingContext
 from .links import AnswerLinks, BadLink
@@ -15,12 +14,11 @@ from .notifications import queue_notice
 
 MAX_COMMENT = 500
 ANSWERS = (AnswerStatus.accepted, AnswerStatus.tentative, AnswerStatus.declined)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def clean_comment(comment: str | None) -> str | None:
     """One line of text without control characters, or None when nothing is left."""
-    text = " ".join(_CONTROL.sub(" ", comment or "").split())
+    text = " ".join(CONTROL.sub(" ", comment or "").split())
     if len(text) > MAX_COMMENT:
         raise InvalidInput(N_("Må højst være %(max_length)s tegn"), field="comment", max_length=MAX_COMMENT)
     return text or None

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from ..errors import N_, InvalidInput
 from ..models import AuditEntry, Meeting, Participant, ParticipantRole, User
-from ..schemas import MAX_ID, optional_day
+from ..schemas import CONTROL, MAX_EMAIL, MAX_ID, optional_day
 from .reading import reading_connection
 from .timeutil import day_start_utc
 
@@ -110,13 +110,11 @@ def export_detail(*, start: date, end: date, municipality_codes: Sequence[str], 
 # ---- searching and exporting the trail
 
 
-MAX_EMAIL = 254
 PER_PAGE = 50
 COLUMNS = ("at", "user_email", "role", "action", "object_type", "object_id", "meeting_id", "patient_ref", "detail",
            "ip")
 _WORD = re.compile(r"[a-z_]{1,30}")
 _CPR_LIKE = re.compile(r"\d{6}-?\d{4}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -162,7 +160,7 @@ def parse_filter(args: Mapping[str, str]) -> AuditFilter:
     email = (args.get("email") or "").strip()
     if len(email) > MAX_EMAIL:
         errors["email"] = N_("Må højst være %(max_length)s tegn")
-    elif _CONTROL.search(email):
+    elif CONTROL.search(email):
         errors["email"] = N_("Må ikke indeholde linjeskift eller kontroltegn")
     elif _CPR_LIKE.search(email):  # the search is recorded in the trail, which never holds a CPR number
         errors["email"] = N_("Søg efter en brugers e-mailadresse, ikke et CPR-nummer")

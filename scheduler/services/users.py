@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import N_, Forbidden, InvalidInput, NotFound
 from ..models import ApiToken, AuditEntry, Municipality, Role, User, UserWard, Ward, WorkingHours, now_utc
-from ..schemas import MAX_ID, Email, Input, Language, Name, parse_input
+from ..schemas import MAX_EMAIL, MAX_ID, Email, Input, Language, Name, parse_input
 from . import audit
 from .timeutil import use_to_record
 
@@ -367,7 +367,7 @@ def _minutes_left(until: datetime | None, now: datetime) -> int:
 
 def log_in(session: Session, *, email: str, password: str, now: datetime, policy: LoginPolicy) -> LoginResult:
     """Check e-mail and password; `max_failures` failures in a row lock the e-mail for `lockout`."""
-    email = email.strip().lower()[:254]
+    email = email.strip().lower()[:MAX_EMAIL]
     user = _user_by_email(session, email) if email else None
     if user is None:
         return _log_in_unknown(session, email=email, password=password, now=now, policy=policy)

@@ -11,6 +11,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..models import User
+from ..schemas import MAX_EMAIL
 from ..services import sessions
 from ..services.users import LoginPolicy, log_in, session_version
 from .context import db, now, services
@@ -103,7 +104,7 @@ def check_session():  # type: ignore[no-untyped-def]
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
     error, status = None, 200
-    email = request.form.get("email", "")[:254]
+    email = request.form.get("email", "")[:MAX_EMAIL]
     if request.method == "POST":
         result = log_in(db(), email=email, password=request.form.get("password", ""), now=now(),
                         policy=LoginPolicy.from_config(services().config))
